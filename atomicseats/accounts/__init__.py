@@ -1,0 +1,1 @@
+"""Account services: users, passwords, roles and API tokens. No Flask request inside."""

@@ -1,0 +1,130 @@
+"""Bookings: check out a hold (202, confirmed in the background), look, list, cancel; dead letters for admins."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import jsonify, request
+from sqlalchemy import text
+
+from atomicseats.api import bp
+from atomicseats.api.common import (
+    created,
+    datetime_arg,
+    encode_cursor,
+    idempotency_for,
+    is_number,
+    json_body,
+    page_args,
+)
+from atomicseats.auth import api_auth, api_user
+from atomicseats.booking import checkout
+from atomicseats.exceptions import Conflict, Invalid, NotFound
+from atomicseats.extensions import db
+from atomicseats.models.bookings import BOOKING_STATUSES
+
+
+@bp.post("/bookings")
+@api_auth("attendee")
+def create_booking():
+    user = api_user()
+    body = json_body(checkout.CheckoutRequest)
+    result = checkout.start_checkout(body, user, idempotency=idempotency_for(user.id, "POST /bookings"))
+    return created(result, 202)
+
+
+@bp.get("/bookings/<uuid:booking_id>")
+@api_auth()
+def get_booking(booking_id: uuid.UUID):
+    return jsonify(checkout.booking_view(booking_id, api_user()))
+
+
+@bp.get("/bookings")
+@api_auth()
+def list_bookings():
+    limit, cursor = page_args()
+    event_id = request.args.get("event_id")
+    if event_id is not None and not is_number(event_id):
+        raise Invalid.field("event_id", "must be an event id")
+    status = request.args.get("status")
+    if status is not None and status not in BOOKING_STATUSES:
+        raise Invalid.field("status", f"must be one of {', '.join(BOOKING_STATUSES)}")
+    if cursor is not None and not {"created_at", "id"} <= set(cursor):
+        raise Invalid.field("cursor", "is not a cursor this API gave out")
+    items, next_position = checkout.list_bookings(
+        api_user(),
+        limit=limit,
+        cursor=cursor,
+        event_id=int(event_id) if event_id else None,
+        status=status,
+        starts_from=datetime_arg("from"),
+        starts_to=datetime_arg("to"),
+    )
+    return jsonify({"items": items, "next_cursor": encode_cursor(next_position) if next_position else None})
+
+
+@bp.post("/bookings/<uuid:booking_id>/cancel")
+@api_auth()
+def cancel_booking(booking_id: uuid.UUID):
+    return jsonify(checkout.cancel_booking(booking_id, api_user()))
+
+
+@bp.get("/admin/dead-letters")
+@api_auth("admin")
+def dead_letters():
+    """Messages that failed every retry, newest first (open ones unless ``?all=1``)."""
+    limit, cursor = page_args()
+    flag = request.args.get("all", "0")
+    if flag not in ("0", "1", "true", "false"):
+        raise Invalid.field("all", "must be 0, 1, true or false")
+    show_all = flag in ("1", "true")
+    rows = db.session.execute(
+        text(
+            "SELECT id, kind, message_id, payload, error, attempts, created_at, replayed_at FROM dead_letters "
+            f"WHERE (:all OR replayed_at IS NULL) {'AND id < :c' if cursor else ''} ORDER BY id DESC LIMIT :n"
+        ),
+        {"all": show_all, "c": int(cursor.get("id", 0)) if cursor else None, "n": limit + 1},
+    ).all()
+    items = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "message_id": r.message_id,
+            "payload": r.payload,
+            "error": r.error,
+            "attempts": r.attempts,
+            "created_at": r.created_at.isoformat(),
+            "replayed_at": r.replayed_at.isoformat() if r.replayed_at else None,
+        }
+        for r in rows[:limit]
+    ]
+    next_cursor = encode_cursor({"id": rows[limit - 1].id}) if len(rows) > limit else None
+    return jsonify({"items": items, "next_cursor": next_cursor})
+
+
+@bp.post("/admin/dead-letters/<int:letter_id>/replay")
+@api_auth("admin")
+def replay_dead_letter(letter_id: int):
+    """Send a parked message again (a fresh job with the usual retries); 409 if it was replayed already."""
+    from atomicseats.pipeline import jobs
+
+    row = db.session.execute(
+        text(
+            "UPDATE dead_letters SET replayed_at = now() WHERE id = :id AND replayed_at IS NULL "
+            "RETURNING id, kind, message_id, payload"
+        ),
+        {"id": letter_id},
+    ).first()
+    if row is None:
+        exists = db.session.scalar(text("SELECT 1 FROM dead_letters WHERE id = :id"), {"id": letter_id})
+        db.session.rollback()
+        if not exists:
+            raise NotFound("No such dead letter.")
+        raise Conflict("This dead letter was already replayed.", code="already_replayed")
+    try:
+        jobs.enqueue_notification(row.payload, row.message_id, job_id=f"notify-{row.message_id}-replay-{row.id}")
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return jsonify({"id": row.id, "status": "replayed"}), 202

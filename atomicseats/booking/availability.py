@@ -1,0 +1,62 @@
+"""What is free, held and booked, read from PostgreSQL (the truth).
+
+A hold whose ``hold_expires_at`` has passed counts as free here, whether or not the expiry sweeper
+has run yet: no answer depends on a background job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+_COUNTS = text(
+    """
+    SELECT event_id,
+           count(*) AS total,
+           count(*) FILTER (WHERE booking_id IS NOT NULL) AS booked,
+           count(*) FILTER (WHERE booking_id IS NULL AND hold_expires_at > :now) AS held
+    FROM seats WHERE event_id = ANY(:ids) GROUP BY event_id
+    """
+)
+
+_SEATS = text(
+    """
+    SELECT s.id, s.label, s.row_label, s.number, s.kind, s.x, s.y,
+           sec.name AS section, COALESCE(sec.price_cents, e.price_cents) AS price_cents,
+           CASE WHEN s.booking_id IS NOT NULL THEN 'booked'
+                WHEN s.hold_expires_at > :now THEN 'held'
+                ELSE 'available' END AS status,
+           CASE WHEN s.booking_id IS NULL AND s.hold_expires_at > :now
+                THEN CEIL(EXTRACT(EPOCH FROM s.hold_expires_at - :now))::int END AS hold_expires_in
+    FROM seats s JOIN events e ON e.id = s.event_id LEFT JOIN sections sec ON sec.id = s.section_id
+    WHERE s.event_id = :e
+    ORDER BY sec.position NULLS FIRST, s.y, s.x, s.id
+    """
+)
+
+
+def counts_for(session: Session, event_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
+    """``{event_id: {total, available, held, booked}}`` for several events in one query."""
+    out = {eid: {"total": 0, "available": 0, "held": 0, "booked": 0} for eid in event_ids}
+    if not event_ids:
+        return out
+    for row in session.execute(_COUNTS, {"ids": list(event_ids), "now": now}):
+        out[row.event_id] = {
+            "total": row.total,
+            "available": row.total - row.booked - row.held,
+            "held": row.held,
+            "booked": row.booked,
+        }
+    return out
+
+
+def counts(session: Session, event_id: int, now: datetime) -> dict[str, int]:
+    return counts_for(session, [event_id], now)[event_id]
+
+
+def seats(session: Session, event_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Every seat with its status and the seconds left on a hold; never who holds or booked it."""
+    return [dict(row._mapping) for row in session.execute(_SEATS, {"e": event_id, "now": now})]

@@ -1,0 +1,486 @@
+"""Checkout: a hold becomes a pending booking at once, and a confirmed or failed one in the background.
+
+``start_checkout`` answers the API in one transaction (booking row + outbox row, nothing else to wait for);
+``confirm_booking`` runs in an RQ worker and is idempotent on the booking: it locks the booking row and acts
+only while it is still ``pending``, so a redelivered message, a replayed job or a re-drive changes nothing.
+The hold is stretched to a bounded grace period when checkout starts, so it cannot run out while the
+booking waits in the pipeline; if the pipeline takes longer than that, the booking fails with
+``hold_expired`` and the seats go back on sale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from atomicseats.booking import gate, holds, outbox, payments, publish
+from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
+from atomicseats.booking.specs import Spec
+from atomicseats.booking.tx import transaction
+from atomicseats.exceptions import Conflict, Expired, NotFound
+from atomicseats.extensions import db
+from atomicseats.logs import current_request_id
+from atomicseats.models import User
+from atomicseats.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over the phone
+CONFIRM_CONSUMER = "confirm_booking"
+
+
+class PaymentSpec(Spec):
+    card_number: str
+
+
+class CheckoutRequest(Spec):
+    hold_id: uuid.UUID
+    payment: PaymentSpec
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What confirm_booking did: ``changed`` is False for a repeat that found the booking already final."""
+
+    booking_id: uuid.UUID
+    status: str
+    failure_reason: str | None = None
+    changed: bool = True
+
+
+def new_reference() -> str:
+    return "AS-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+_HOLD_SEATS = text(
+    """
+    SELECT s.id, s.label, sec.name AS section, COALESCE(sec.price_cents, e.price_cents) AS price_cents,
+           s.hold_expires_at
+    FROM seats s JOIN events e ON e.id = s.event_id LEFT JOIN sections sec ON sec.id = s.section_id
+    WHERE s.hold_id = :h ORDER BY s.id
+    """
+)
+_INSERT_BOOKING = text(
+    """
+    INSERT INTO bookings (id, reference, user_id, event_id, hold_id, status, quantity, total_cents,
+                          payment_token, card_last4, request_id, created_at, updated_at)
+    VALUES (:id, :ref, :u, :e, :h, 'pending', :q, :total, :token, :last4, :rid, :now, :now)
+    ON CONFLICT (reference) DO NOTHING RETURNING id
+    """
+)
+
+
+def start_checkout(
+    request: CheckoutRequest,
+    user: User,
+    *,
+    idempotency: IdempotencyRequest | None = None,
+    now: datetime | None = None,
+) -> Created | Replay:
+    """Turn the user's live hold into a pending booking (202); 404 for someone else's hold, 410 once it ran out."""
+    now = now or utcnow()
+    card = payments.provider().tokenize(request.payment.card_number)  # 422 before anything is written
+    grace_until = now + timedelta(seconds=current_app.config["CHECKOUT_GRACE_SECONDS"])
+    with transaction() as session:
+        if idempotency is not None and (replay := idempotency.begin(session)) is not None:
+            return replay
+        hold = session.execute(
+            text(
+                "SELECT h.id, h.event_id, h.status, h.expires_at, h.quantity, e.seating FROM holds h "
+                "JOIN events e ON e.id = h.event_id WHERE h.id = :h AND h.user_id = :u FOR UPDATE OF h"
+            ),
+            {"h": request.hold_id, "u": user.id},
+        ).first()
+        if hold is None:
+            raise NotFound("No such hold.")
+        if hold.status in ("checkout", "converted"):
+            raise Conflict("This hold has already been checked out.", code="hold_in_checkout")
+        if hold.status != "active" or hold.expires_at <= now:
+            raise Expired("This hold has ended.", code="hold_expired", details={"status": hold.status})
+        seats = [dict(r._mapping) for r in session.execute(_HOLD_SEATS, {"h": hold.id})]
+        if not seats or any(s["hold_expires_at"] <= now for s in seats):
+            raise Expired("This hold has ended.", code="hold_expired", details={"status": "expired"})
+        session.execute(
+            text("UPDATE holds SET status = 'checkout', expires_at = :g WHERE id = :h"),
+            {"g": grace_until, "h": hold.id},
+        )
+        session.execute(
+            text("UPDATE seats SET hold_expires_at = :g WHERE hold_id = :h"), {"g": grace_until, "h": hold.id}
+        )
+        booking_id = uuid.uuid4()
+        total = sum(s["price_cents"] for s in seats)
+        params = {
+            "id": booking_id,
+            "u": user.id,
+            "e": hold.event_id,
+            "h": hold.id,
+            "q": len(seats),
+            "total": total,
+            "token": card.token,
+            "last4": card.last4,
+            "rid": current_request_id(),
+            "now": now,
+        }
+        while session.execute(_INSERT_BOOKING, {**params, "ref": new_reference()}).first() is None:
+            pass  # a reference collision (1 in ~10^9): draw another
+        outbox.enqueue(
+            session, outbox.BOOKING_REQUESTS, hold.event_id, {"booking_id": str(booking_id), "event_id": hold.event_id}
+        )
+        body = {"id": str(booking_id), "status": "pending"}
+        if idempotency is not None:
+            idempotency.finish(session, 202, body)
+    _extend_gate(hold, [s["id"] for s in seats], grace_until)
+    publish.to_user(user.id, "booking_updated", {**body, "event_id": hold.event_id})
+    return Created(booking_id, body)
+
+
+def _extend_gate(hold: Any, seat_ids: list[int], until: datetime) -> None:
+    try:
+        if hold.seating == "general":
+            gate.places_of_owner(hold.event_id, "extend", str(hold.id), len(seat_ids), _ms(until))
+        else:
+            gate.extend_seats(hold.event_id, seat_ids, str(hold.id), _ms(until))
+    except gate.GateUnavailable:
+        pass  # reconciliation rebuilds the gate from PostgreSQL, which already has the new expiry
+
+
+def confirm_booking(booking_id: uuid.UUID | str, message_id: str | None = None, now: datetime | None = None) -> Outcome:
+    """Charge and confirm a pending booking, or fail it; a repeat for a booking already final changes nothing.
+
+    The booking row lock is held across the payment, so two deliveries of one booking run one after the
+    other and the second finds it final. If the process dies before commit, PostgreSQL rolls everything
+    back (the booking stays pending) and the re-drive runs it again; the charge's idempotency key is the
+    booking id, so the provider does not charge twice.
+    """
+    booking_id = uuid.UUID(str(booking_id))
+    with transaction() as session:
+        booking = session.execute(
+            text(
+                "SELECT b.id, b.user_id, b.event_id, b.hold_id, b.status, b.total_cents, b.quantity, b.payment_token, "
+                "b.failure_reason, e.seating FROM bookings b JOIN events e ON e.id = b.event_id "
+                "WHERE b.id = :b FOR UPDATE OF b"
+            ),
+            {"b": booking_id},
+        ).first()
+        if booking is None:
+            raise NotFound("No such booking.")
+        if booking.status != "pending":
+            return Outcome(booking_id, booking.status, booking.failure_reason, changed=False)
+        if message_id is not None:
+            session.execute(
+                text(
+                    "INSERT INTO processed_messages (consumer, message_id, processed_at) VALUES (:c, :m, now()) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                {"c": CONFIRM_CONSUMER, "m": str(message_id)},
+            )
+        now = now or utcnow()
+        hold = session.execute(
+            text("SELECT id, status, waitlist_entry_id FROM holds WHERE id = :h FOR UPDATE"), {"h": booking.hold_id}
+        ).first()
+        seats = [dict(r._mapping) for r in session.execute(_HOLD_SEATS, {"h": booking.hold_id})]
+        valid = (
+            hold is not None
+            and hold.status == "checkout"
+            and len(seats) == booking.quantity
+            and all(s["hold_expires_at"] > now for s in seats)
+        )
+        if not valid:
+            result = _fail(session, booking, "hold_expired", now)
+        else:
+            try:
+                charge = payments.provider().charge(booking.payment_token, booking.total_cents, str(booking.id))
+            except payments.PaymentTimeout:
+                log.warning("booking %s: payment timed out", booking.id)
+                charge = None
+            if charge is None:
+                result = _fail(session, booking, "payment_timeout", now)
+            elif not charge.approved:
+                result = _fail(session, booking, charge.reason or "payment_declined", now)
+            else:
+                result = _confirm(session, booking, hold, seats, charge.reference, now)
+    result.publish(now)
+    return result.outcome
+
+
+@dataclass
+class _Result:
+    outcome: Outcome
+    booking: Any
+    seat_ids: list[int]
+    ended: holds.EndedHolds | None = None
+
+    def publish(self, now: datetime) -> None:
+        """After commit: the gate, the seat maps and the buyer hear the outcome."""
+        b = self.booking
+        if self.outcome.status == "confirmed":
+            try:
+                if b.seating == "general":
+                    gate.places_of_owner(b.event_id, "book", str(b.hold_id), b.quantity, 0, self.seat_ids)
+                else:
+                    gate.book_seats(b.event_id, self.seat_ids, str(b.hold_id))
+            except gate.GateUnavailable:
+                pass
+            publish.seat_status(b.event_id, [(s, "booked") for s in self.seat_ids], _ms(now))
+        elif self.ended is not None:
+            holds.after_holds_ended(self.ended, now, "hold_updated")
+        body = {"id": str(b.id), "status": self.outcome.status, "event_id": b.event_id}
+        if self.outcome.failure_reason:
+            body["failure_reason"] = self.outcome.failure_reason
+        publish.to_user(b.user_id, "booking_updated", body)
+
+
+def _confirm(
+    session: Session, booking: Any, hold: Any, seats: list[dict], reference: str | None, now: datetime
+) -> _Result:
+    seat_ids = [s["id"] for s in seats]
+    session.execute(
+        text(
+            "INSERT INTO booking_seats (booking_id, seat_id, price_cents, active) "
+            "SELECT :b, s.id, s.price, true FROM unnest(CAST(:ids AS bigint[]), CAST(:prices AS int[])) AS s(id, price)"
+        ),
+        {"b": booking.id, "ids": seat_ids, "prices": [s["price_cents"] for s in seats]},
+    )
+    moved = session.execute(
+        text(
+            "UPDATE seats SET booking_id = :b, hold_id = NULL, hold_expires_at = NULL "
+            "WHERE hold_id = :h AND id = ANY(:ids)"
+        ),
+        {"b": booking.id, "h": booking.hold_id, "ids": seat_ids},
+    ).rowcount
+    if moved != len(seat_ids):  # cannot happen under the row locks above; refuse rather than sell short
+        raise RuntimeError(f"booking {booking.id}: {moved} of {len(seat_ids)} seats moved")
+    session.execute(
+        text("UPDATE holds SET status = 'converted', ended_at = :now WHERE id = :h AND status = 'checkout'"),
+        {"h": booking.hold_id, "now": now},
+    )
+    if hold.waitlist_entry_id:
+        session.execute(
+            text("UPDATE waitlist_entries SET status = 'fulfilled', updated_at = :now WHERE id = :w"),
+            {"w": hold.waitlist_entry_id, "now": now},
+        )
+    session.execute(
+        text(
+            "UPDATE bookings SET status = 'confirmed', confirmed_at = clock_timestamp(), updated_at = :now, "
+            "payment_reference = :ref WHERE id = :b AND status = 'pending'"
+        ),
+        {"b": booking.id, "now": now, "ref": reference},
+    )
+    _notify(session, booking, "booking_confirmed")
+    return _Result(Outcome(booking.id, "confirmed"), booking, seat_ids)
+
+
+def _fail(session: Session, booking: Any, reason: str, now: datetime) -> _Result:
+    ended = holds.end_holds(session, [booking.hold_id], "expired", now)
+    session.execute(
+        text(
+            "UPDATE bookings SET status = 'failed', failure_reason = :r, updated_at = :now "
+            "WHERE id = :b AND status = 'pending'"
+        ),
+        {"b": booking.id, "r": reason, "now": now},
+    )
+    _notify(session, booking, "booking_failed", failure_reason=reason)
+    return _Result(Outcome(booking.id, "failed", reason), booking, [], ended)
+
+
+def _notify(session: Session, booking: Any, kind: str, **extra: Any) -> None:
+    outbox.enqueue(
+        session,
+        outbox.NOTIFICATIONS,
+        booking.user_id,
+        {
+            "kind": kind,
+            "user_id": booking.user_id,
+            "event_id": booking.event_id,
+            "booking_id": str(booking.id),
+            **extra,
+        },
+    )
+
+
+def cancel_booking(booking_id: uuid.UUID, user: User, now: datetime | None = None) -> dict[str, Any]:
+    """Cancel a confirmed booking (owner or admin): its seats go back on sale and to the waitlist."""
+    now = now or utcnow()
+    with transaction() as session:
+        booking = session.execute(
+            text(
+                "SELECT b.id, b.user_id, b.event_id, b.status, b.hold_id, e.seating FROM bookings b "
+                "JOIN events e ON e.id = b.event_id WHERE b.id = :b FOR UPDATE OF b"
+            ),
+            {"b": booking_id},
+        ).first()
+        if booking is None or (booking.user_id != user.id and user.role != "admin"):
+            raise NotFound("No such booking.")
+        if booking.status == "cancelled":
+            raise Conflict("This booking is already cancelled.", code="already_cancelled")
+        if booking.status != "confirmed":
+            raise Conflict(
+                f"Only a confirmed booking can be cancelled; this one is {booking.status}.", code="not_confirmed"
+            )
+        seat_ids = list(
+            session.scalars(
+                text("UPDATE booking_seats SET active = false WHERE booking_id = :b AND active RETURNING seat_id"),
+                {"b": booking.id},
+            )
+        )
+        session.execute(
+            text("UPDATE seats SET booking_id = NULL WHERE booking_id = :b AND id = ANY(:ids)"),
+            {"b": booking.id, "ids": seat_ids},
+        )
+        session.execute(
+            text("UPDATE bookings SET status = 'cancelled', cancelled_at = :now, updated_at = :now WHERE id = :b"),
+            {"b": booking.id, "now": now},
+        )
+        outbox.places_freed(session, booking.event_id, len(seat_ids), "booking_cancelled")
+        _notify(session, booking, "booking_cancelled")
+    with contextlib.suppress(gate.GateUnavailable):
+        gate.unbook_seats(booking.event_id, seat_ids)
+    publish.seat_status(booking.event_id, [(s, "available") for s in seat_ids], _ms(now))
+    publish.to_user(booking.user_id, "booking_updated", {"id": str(booking.id), "status": "cancelled"})
+    return booking_view(booking.id)
+
+
+def request_id_of(booking_id: uuid.UUID | str) -> str | None:
+    """The id of the API request that started this booking, so the pipeline's logs and email carry it on."""
+    return db.session.scalar(text("SELECT request_id FROM bookings WHERE id = :b"), {"b": uuid.UUID(str(booking_id))})
+
+
+def booking_view(booking_id: uuid.UUID, viewer: User | None = None) -> dict[str, Any]:
+    """SPEC's booking shape; with a viewer, only the owner, the event's host and admins see it (others 404)."""
+    row = db.session.execute(
+        text(
+            "SELECT b.id, b.reference, b.status, b.event_id, b.user_id, b.total_cents, b.failure_reason, b.quantity, "
+            "b.created_at, b.confirmed_at, b.cancelled_at, b.card_last4, e.host_id, e.name AS event_name "
+            "FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = :b"
+        ),
+        {"b": booking_id},
+    ).first()
+    if row is None or (viewer is not None and viewer.role != "admin" and viewer.id not in (row.user_id, row.host_id)):
+        raise NotFound("No such booking.")
+    return _render(row, _seats_of([row.id])[row.id])
+
+
+def _seats_of(booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The seats paid for (booking_seats, kept after cancellation), or while pending the seats held for it."""
+    out: dict[uuid.UUID, list[dict[str, Any]]] = {b: [] for b in booking_ids}
+    rows = db.session.execute(
+        text(
+            """
+            SELECT b.id AS booking_id, s.id, s.label, sec.name AS section,
+                   COALESCE(bs.price_cents, sec.price_cents, e.price_cents) AS price_cents
+            FROM bookings b JOIN events e ON e.id = b.event_id
+            JOIN seats s ON (s.id IN (SELECT seat_id FROM booking_seats WHERE booking_id = b.id)
+                             OR (b.status = 'pending' AND s.hold_id = b.hold_id))
+            LEFT JOIN booking_seats bs ON bs.booking_id = b.id AND bs.seat_id = s.id
+            LEFT JOIN sections sec ON sec.id = s.section_id
+            WHERE b.id = ANY(:ids) ORDER BY s.id
+            """
+        ),
+        {"ids": booking_ids},
+    )
+    for r in rows:
+        out[r.booking_id].append({"id": r.id, "label": r.label, "section": r.section, "price_cents": r.price_cents})
+    return out
+
+
+def _render(row: Any, seats: list[dict[str, Any]]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(row.id),
+        "reference": row.reference,
+        "status": row.status,
+        "event_id": row.event_id,
+        "event_name": row.event_name,
+        "seats": seats,
+        "quantity": row.quantity,
+        "total_cents": row.total_cents,
+        "card_last4": row.card_last4,
+        "created_at": row.created_at.isoformat(),
+        "confirmed_at": row.confirmed_at.isoformat() if row.confirmed_at else None,
+        "cancelled_at": row.cancelled_at.isoformat() if row.cancelled_at else None,
+    }
+    if row.failure_reason:
+        body["failure_reason"] = row.failure_reason
+    return body
+
+
+def list_bookings(
+    user: User,
+    *,
+    limit: int,
+    cursor: dict[str, Any] | None,
+    event_id: int | None = None,
+    status: str | None = None,
+    starts_from: datetime | None = None,
+    starts_to: datetime | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The user's own bookings, newest first, keyset-paged on (created_at, id) so pages never skip or repeat."""
+    where = ["b.user_id = :u"]
+    params: dict[str, Any] = {"u": user.id, "n": limit + 1}
+    if event_id is not None:
+        where.append("b.event_id = :e")
+        params["e"] = event_id
+    if status is not None:
+        where.append("b.status = :st")
+        params["st"] = status
+    if starts_from is not None:
+        where.append("e.starts_at >= :from")
+        params["from"] = starts_from
+    if starts_to is not None:
+        where.append("e.starts_at <= :to")
+        params["to"] = starts_to
+    if cursor is not None:
+        where.append("(b.created_at, b.id) < (CAST(:c_at AS timestamptz), CAST(:c_id AS uuid))")
+        params["c_at"], params["c_id"] = cursor["created_at"], cursor["id"]
+    rows = db.session.execute(
+        text(
+            "SELECT b.id, b.reference, b.status, b.event_id, b.user_id, b.total_cents, b.failure_reason, b.quantity, "
+            "b.created_at, b.confirmed_at, b.cancelled_at, b.card_last4, e.name AS event_name "
+            f"FROM bookings b JOIN events e ON e.id = b.event_id WHERE {' AND '.join(where)} "
+            "ORDER BY b.created_at DESC, b.id DESC LIMIT :n"
+        ),
+        params,
+    ).all()
+    page, more = rows[:limit], len(rows) > limit
+    seats = _seats_of([r.id for r in page])
+    items = [_render(r, seats[r.id]) for r in page]
+    next_cursor = {"created_at": page[-1].created_at.isoformat(), "id": str(page[-1].id)} if more else None
+    return items, next_cursor
+
+
+def stale_pending(older_than: timedelta, now: datetime | None = None, limit: int = 200) -> list[uuid.UUID]:
+    """Pending bookings whose request left the outbox more than ``older_than`` ago and are still not final.
+
+    A booking whose outbox row is unsent (or only just sent) is still the relay's and the dispatcher's to
+    deliver; one that is pending long after its message was published was lost downstream (a broker
+    restart, a worker killed mid-job, a wiped Redis) and is re-driven.
+    """
+    now = now or utcnow()
+    cutoff = now - older_than
+    rows = db.session.scalars(
+        text(
+            """
+            SELECT b.id FROM bookings b
+            WHERE b.status = 'pending' AND b.created_at < :cutoff
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.topic = :topic
+                              AND o.payload->>'booking_id' = CAST(b.id AS text)
+                              AND (o.sent_at IS NULL OR o.sent_at > :cutoff))
+            ORDER BY b.created_at LIMIT :n
+            """
+        ),
+        {"cutoff": cutoff, "topic": outbox.BOOKING_REQUESTS, "n": limit},
+    ).all()
+    db.session.rollback()
+    return list(rows)

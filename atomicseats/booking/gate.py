@@ -1,0 +1,242 @@
+"""The Redis fast gate: claims seats all-or-nothing in one Lua call, before PostgreSQL is asked.
+
+Per event, one hash-tagged key family (so a cluster keeps them on one slot):
+``held``   sorted set, member = seat id (or ``<hold>:<i>`` placeholders for general admission),
+           score = expiry in ms: a member whose score is past counts as free, so nothing has to sweep it;
+``owner``  hash, seat id -> hold id, so that a late release never frees someone else's claim;
+``booked`` set of booked seat ids; ``cap`` total places, written when the gate is (re)built.
+
+Redis is an optimisation, never the truth: PostgreSQL re-checks every claim, so a wiped or stale gate
+can only let a request through to PostgreSQL (which refuses it) or turn one away briefly.
+Every function here raises :class:`GateUnavailable` when Redis cannot be reached, and callers then
+go straight to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+from redis.commands.core import Script
+
+from atomicseats.extensions import redis_ext
+
+
+class GateUnavailable(Exception):
+    pass
+
+
+_CLAIM_SEATS = """
+local now = tonumber(ARGV[1])
+local taken = {}
+for i = 4, #ARGV do
+  local s = ARGV[i]
+  if redis.call('SISMEMBER', KEYS[3], s) == 1 then
+    taken[#taken + 1] = s
+  else
+    local score = redis.call('ZSCORE', KEYS[1], s)
+    if score and tonumber(score) > now then taken[#taken + 1] = s end
+  end
+end
+if #taken > 0 then return {taken} end
+for i = 4, #ARGV do
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[3])
+end
+local cap = redis.call('GET', KEYS[4])
+return {{}, {redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf'), redis.call('SCARD', KEYS[3]), cap or -1}}
+"""
+
+# Release, extend or book the seats that ``token`` owns; seats owned by another hold are left alone.
+_SEATS_OF_OWNER = """
+local action, token, score = ARGV[1], ARGV[2], ARGV[3]
+for i = 4, #ARGV do
+  local s = ARGV[i]
+  local owned = redis.call('HGET', KEYS[2], s) == token
+  if action == 'extend' then
+    if owned then redis.call('ZADD', KEYS[1], score, s) end
+  else
+    if owned then
+      redis.call('ZREM', KEYS[1], s)
+      redis.call('HDEL', KEYS[2], s)
+    end
+    if action == 'book' then redis.call('SADD', KEYS[3], s) end
+  end
+end
+return 1
+"""
+
+_CLAIM_PLACES = """
+local cap = redis.call('GET', KEYS[3])
+if not cap then return {-1, 0} end
+local now, exp, token, n = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local free = tonumber(cap) - redis.call('ZCARD', KEYS[1]) - redis.call('SCARD', KEYS[2])
+local take = n
+if free < n then
+  if ARGV[5] == '1' and free > 0 then take = free else return {0, math.max(free, 0)} end
+end
+for i = 1, take do redis.call('ZADD', KEYS[1], exp, token .. ':' .. i) end
+return {1, take}
+"""
+
+# General admission: drop (or re-score) a hold's placeholders, optionally marking booked place ids.
+_PLACES_OF_OWNER = """
+local action, token, n, score = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+for i = 1, n do
+  local m = token .. ':' .. i
+  if action == 'extend' then
+    if redis.call('ZSCORE', KEYS[1], m) then redis.call('ZADD', KEYS[1], score, m) end
+  else
+    redis.call('ZREM', KEYS[1], m)
+  end
+end
+if action == 'book' then
+  for i = 5, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+end
+return 1
+"""
+
+_COUNTS = """
+local held = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf')
+return {held, redis.call('SCARD', KEYS[2]), tonumber(redis.call('GET', KEYS[3]) or '-1')}
+"""
+
+
+@dataclass(frozen=True)
+class GateCounts:
+    held: int
+    booked: int
+    capacity: int | None  # None when the gate has not been built for this event
+
+
+def _keys(event_id: int) -> tuple[str, str, str, str]:
+    tag = f"{{ev:{event_id}}}"
+    return (
+        redis_ext.key(tag, "held"),
+        redis_ext.key(tag, "owner"),
+        redis_ext.key(tag, "booked"),
+        redis_ext.key(tag, "cap"),
+    )
+
+
+_scripts: dict[str, Script] = {}
+
+
+def _run(source: str, keys: list[str], args: list) -> list | int:
+    client = redis_ext.client
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts[source] = client.register_script(source)
+    try:
+        return script(keys=keys, args=args, client=client)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise GateUnavailable(str(exc)) from exc
+
+
+def claim_seats(
+    event_id: int, seat_ids: Iterable[int], token: str, expires_ms: int, now_ms: int
+) -> tuple[list[int], GateCounts | None]:
+    """Claim every seat or none: the seat ids already taken (empty on success), and on success the
+    event's counts right after the claim (one round trip instead of a second call for the live update)."""
+    held, owner, booked, cap = _keys(event_id)
+    result = _run(_CLAIM_SEATS, [held, owner, booked, cap], [now_ms, expires_ms, token, *seat_ids])
+    if result[0]:
+        return [int(s) for s in result[0]], None
+    h, b, c = (int(v) for v in result[1])
+    return [], GateCounts(held=h, booked=b, capacity=None if c < 0 else c)
+
+
+def release_seats(event_id: int, seat_ids: Iterable[int], token: str) -> None:
+    held, owner, booked, _ = _keys(event_id)
+    _run(_SEATS_OF_OWNER, [held, owner, booked], ["release", token, 0, *seat_ids])
+
+
+def extend_seats(event_id: int, seat_ids: Iterable[int], token: str, expires_ms: int) -> None:
+    held, owner, booked, _ = _keys(event_id)
+    _run(_SEATS_OF_OWNER, [held, owner, booked], ["extend", token, expires_ms, *seat_ids])
+
+
+def book_seats(event_id: int, seat_ids: Iterable[int], token: str) -> None:
+    held, owner, booked, _ = _keys(event_id)
+    _run(_SEATS_OF_OWNER, [held, owner, booked], ["book", token, 0, *seat_ids])
+
+
+def unbook_seats(event_id: int, seat_ids: Iterable[int]) -> None:
+    ids = list(seat_ids)
+    if not ids:
+        return
+    _, _, booked, _ = _keys(event_id)
+    try:
+        redis_ext.client.srem(booked, *ids)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise GateUnavailable(str(exc)) from exc
+
+
+def claim_places(
+    event_id: int, quantity: int, token: str, expires_ms: int, now_ms: int, allow_partial: bool
+) -> tuple[int, int] | None:
+    """General admission: reserve ``quantity`` places (or what is left, if partial is allowed).
+
+    Returns ``(granted, free_before)``; granted is 0 when too few are left. None when the gate is not
+    built for the event (PostgreSQL decides alone).
+    """
+    held, _, booked, cap = _keys(event_id)
+    ok, value = _run(_CLAIM_PLACES, [held, booked, cap], [now_ms, expires_ms, token, quantity, int(allow_partial)])
+    if ok == -1:
+        return None
+    return (int(value), int(value)) if ok == 1 else (0, int(value))
+
+
+def places_of_owner(
+    event_id: int, action: str, token: str, quantity: int, expires_ms: int = 0, booked_ids: Iterable[int] = ()
+) -> None:
+    """``release``, ``extend`` or ``book`` the placeholders of a general-admission hold."""
+    held, _, booked, _ = _keys(event_id)
+    _run(_PLACES_OF_OWNER, [held, booked], [action, token, quantity, expires_ms, *booked_ids])
+
+
+def counts(event_id: int, now_ms: int) -> GateCounts:
+    held, _, booked, cap = _keys(event_id)
+    h, b, c = _run(_COUNTS, [held, booked, cap], [now_ms])
+    return GateCounts(held=int(h), booked=int(b), capacity=None if int(c) < 0 else int(c))
+
+
+def rebuild(event_id: int, capacity: int, held: dict[str, int], owners: dict[str, str], booked: Iterable[int]) -> None:
+    """Replace the event's gate with the given state in one MULTI/EXEC, so no reader sees it half-built."""
+    held_key, owner_key, booked_key, cap_key = _keys(event_id)
+    booked = list(booked)
+    try:
+        pipe = redis_ext.client.pipeline(transaction=True)
+        pipe.delete(held_key, owner_key, booked_key)
+        if held:
+            pipe.zadd(held_key, held)
+        if owners:
+            pipe.hset(owner_key, mapping=owners)
+        if booked:
+            pipe.sadd(booked_key, *booked)
+        pipe.set(cap_key, capacity)
+        pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise GateUnavailable(str(exc)) from exc
+
+
+def snapshot(event_id: int, now_ms: int) -> tuple[dict[str, int], set[int]]:
+    """The live held members (with scores) and booked ids, for reconciliation to compare."""
+    held_key, _, booked_key, _ = _keys(event_id)
+    try:
+        pipe = redis_ext.client.pipeline(transaction=True)
+        pipe.zrangebyscore(held_key, f"({now_ms}", "+inf", withscores=True)
+        pipe.smembers(booked_key)
+        live, booked = pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise GateUnavailable(str(exc)) from exc
+    return {m.decode(): int(s) for m, s in live}, {int(b) for b in booked}
+
+
+def is_built(event_id: int) -> bool:
+    try:
+        return bool(redis_ext.client.exists(_keys(event_id)[3]))
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise GateUnavailable(str(exc)) from exc

@@ -1,0 +1,94 @@
+"""``Idempotency-Key`` for creating POSTs: a repeat with the same key and user gets the first answer.
+
+The key's row is written in the same transaction as the thing it created, and a transaction-scoped
+advisory lock on (user, key) makes a concurrent repeat wait for the first request and then replay it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from atomicseats.exceptions import Invalid
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a creating operation made, and the answer it gave (stored for replays)."""
+
+    obj: Any
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IdempotencyRequest:
+    """``user_id`` None: a caller not signed in (registration). Such a key is global, stored as ``anon:<sha256>``
+    under the user the request created, and looked up by key alone."""
+
+    user_id: int | None
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def build(cls, user_id: int | None, key: str | None, scope: str, payload: Any) -> IdempotencyRequest | None:
+        if key is None:
+            return None
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise Invalid.field("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
+        if user_id is None:
+            key = "anon:" + hashlib.sha256(key.encode()).hexdigest()
+        canonical = json.dumps({"scope": scope, "payload": payload}, sort_keys=True, default=str)
+        return cls(user_id, key, hashlib.sha256(canonical.encode()).hexdigest())
+
+    def begin(self, session: Session) -> Replay | None:
+        """Serialise on (user, key); return the stored answer if this key was used before."""
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, :u))"),
+            {"k": self.key, "u": self.user_id or 0},
+        )
+        row = session.execute(
+            text(
+                "SELECT request_hash, status_code, response FROM idempotency_keys "
+                "WHERE key = :k AND (CAST(:u AS bigint) IS NULL OR user_id = :u)"
+            ),
+            {"u": self.user_id, "k": self.key},
+        ).first()
+        if row is None:
+            return None
+        if row.request_hash != self.fingerprint:
+            raise Invalid(
+                "This Idempotency-Key was already used for a different request.",
+                code="idempotency_key_reused",
+                details={"fields": {"Idempotency-Key": "already used with a different request"}},
+            )
+        return Replay(row.status_code, row.response)
+
+    def finish(self, session: Session, status: int, body: dict[str, Any], owner_id: int | None = None) -> None:
+        """Store the answer; ``owner_id`` is the user an anonymous request created."""
+        session.execute(
+            text(
+                "INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response, created_at) "
+                "VALUES (:u, :k, :h, :s, CAST(:r AS jsonb), now())"
+            ),
+            {
+                "u": self.user_id or owner_id,
+                "k": self.key,
+                "h": self.fingerprint,
+                "s": status,
+                "r": json.dumps(body, default=str),
+            },
+        )

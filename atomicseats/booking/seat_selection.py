@@ -1,0 +1,76 @@
+"""Best available: choose adjacent seats in one row of one section, without stranding single seats.
+
+A pure function over a snapshot of the seat map, so it is tested without a database; the chosen
+seats are then claimed like any picked by hand, and a lost race simply chooses again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Literal
+
+Preference = Literal["best", "cheapest"]
+ACCESSIBLE_KINDS = frozenset({"accessible", "companion"})
+
+
+@dataclass(frozen=True)
+class SeatState:
+    id: int
+    section_position: int
+    price_cents: int
+    row_y: int
+    number: int
+    x: int
+    kind: str
+    free: bool
+
+
+def choose_block(
+    seats: Iterable[SeatState], quantity: int, prefer: Preference = "best", accessible: bool = False
+) -> list[int] | None:
+    """Seat ids of the best block of ``quantity`` adjacent free seats, or None if there is none.
+
+    Ranking, most important first: leaves no single free seat stranded beside taken ones (when some
+    block manages that); the section (host's order for ``best``, price for ``cheapest``); the row
+    (front first); closeness to the row's centre.
+    """
+    ordered = sorted(seats, key=lambda s: (s.section_position, s.row_y, s.number))
+    best_key: tuple | None = None
+    best_ids: list[int] | None = None
+    for (_, _), row_iter in groupby(ordered, key=lambda s: (s.section_position, s.row_y)):
+        row = list(row_iter)
+        centre = (row[0].x + row[-1].x) / 2
+        for run in _free_runs(row, accessible):
+            length = len(run)
+            for start in range(length - quantity + 1):
+                window = run[start : start + quantity]
+                stranded = (start == 1) + (length - quantity - start == 1)
+                first = window[0]
+                section_rank = (
+                    (first.price_cents, first.section_position)
+                    if prefer == "cheapest"
+                    else (first.section_position, -first.price_cents)
+                )
+                middle = (window[0].x + window[-1].x) / 2
+                restricted = sum(s.kind == "restricted_view" for s in window)
+                key = (stranded > 0, section_rank, restricted, first.row_y, abs(middle - centre), first.number)
+                if best_key is None or key < best_key:
+                    best_key, best_ids = key, [s.id for s in window]
+    return best_ids
+
+
+def _free_runs(row: list[SeatState], accessible: bool) -> Iterable[list[SeatState]]:
+    """Maximal runs of consecutive seat numbers that are free and of an eligible kind."""
+    run: list[SeatState] = []
+    for seat in row:
+        eligible = seat.free and ((seat.kind in ACCESSIBLE_KINDS) == accessible)
+        if eligible and run and seat.number == run[-1].number + 1:
+            run.append(seat)
+            continue
+        if run:
+            yield run
+        run = [seat] if eligible else []
+    if run:
+        yield run

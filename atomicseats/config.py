@@ -1,0 +1,128 @@
+"""Configuration classes, every value read from the environment.
+
+One class per mode; ``create_app`` picks one from ``ATOMICSEATS_ENV`` unless a test passes its own.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_SECRET = "dev-only-secret-change-me"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1; this app runs on psycopg2."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme) :]
+    return url
+
+
+class Config:
+    """Development defaults: every service on 127.0.0.1, as the setup script starts them."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET)
+    SQLALCHEMY_DATABASE_URI = sqlalchemy_url(
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/atomicseats")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_size": _int("DB_POOL_SIZE", 20),
+        "max_overflow": _int("DB_MAX_OVERFLOW", 20),
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": 5},
+    }
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Every Redis key, pub/sub channel and RQ queue this app uses starts with this prefix,
+    # so that two deployments (or two test runs) can share one Redis server.
+    REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "as:")
+    KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    KAFKA_TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "")
+    KAFKA_CONSUMER_GROUP = os.environ.get("KAFKA_CONSUMER_GROUP", "atomicseats-dispatcher")
+    KAFKA_SESSION_TIMEOUT_MS = _int("KAFKA_SESSION_TIMEOUT_MS", 6000)
+    KAFKA_HEARTBEAT_INTERVAL_MS = _int("KAFKA_HEARTBEAT_INTERVAL_MS", 2000)
+    KAFKA_REQUEST_TIMEOUT_MS = _int("KAFKA_REQUEST_TIMEOUT_MS", 5000)
+    KAFKA_PARTITIONS = _int("KAFKA_PARTITIONS", 3)
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = _int("MAIL_PORT", 8025)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    # Flask-Mail suppresses sending when TESTING unless told: tests read real messages from the SMTP sink.
+    MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "AtomicSeats <tickets@atomicseats.example.com>")
+
+    # Socket.IO: the Redis message queue joins every process that emits (web, workers, scheduler).
+    # "threading" under gunicorn's gthread worker (see README, "Decisions"); "gevent" only with a gevent worker.
+    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+    SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE", REDIS_URL)
+
+    API_TOKEN_TTL_SECONDS = _int("API_TOKEN_TTL_SECONDS", 24 * 3600)
+    # A hold submitted for checkout in time stays valid this long while its booking is pending.
+    CHECKOUT_GRACE_SECONDS = _int("CHECKOUT_GRACE_SECONDS", 120)
+    # Checkout pipeline (docs/pipeline.md). A booking pending this long after its message left the outbox is
+    # re-driven from PostgreSQL straight to RQ, so nothing depends on Kafka (or a worker) keeping it.
+    REDRIVE_AFTER_SECONDS = _int("REDRIVE_AFTER_SECONDS", 30)
+    PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulated")
+    PAYMENT_TIMEOUT_SECONDS = float(os.environ.get("PAYMENT_TIMEOUT_SECONDS", "10"))
+    # The simulated provider's "slow" test card answers after this long (to exercise a worker dying mid-payment).
+    PAYMENT_SLOW_SECONDS = float(os.environ.get("PAYMENT_SLOW_SECONDS", "3"))
+    # A waitlist offer's hold lasts this long; 0 means the event's own hold time.
+    WAITLIST_OFFER_SECONDS = _int("WAITLIST_OFFER_SECONDS", 0)
+    # Seconds between email retries; after the last one the message goes to the dead-letter list.
+    EMAIL_RETRY_INTERVALS = os.environ.get("EMAIL_RETRY_INTERVALS", "5,30,120")
+    RQ_JOB_TIMEOUT = _int("RQ_JOB_TIMEOUT", 60)
+
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    # A moving window means "10 per minute" holds for any minute, not 20 across a window boundary.
+    RATELIMIT_STRATEGY = "moving-window"
+    # X-RateLimit-* headers on every response cost two Redis calls each; a 429 still carries Retry-After.
+    RATELIMIT_HEADERS_ENABLED = False
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    HOLD_RATE_LIMIT = os.environ.get("HOLD_RATE_LIMIT", "60 per minute")
+
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    JSON_SORT_KEYS = False
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+
+class TestConfig(Config):
+    """Tests pass their own database, prefixes and ports through the environment or overrides."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    return CONFIGS[os.environ.get("ATOMICSEATS_ENV", "development")]

@@ -1,0 +1,129 @@
+"""Extension objects, created unbound here and bound to the app in ``create_app``."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import redis
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_socketio import SocketIO
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.orm import DeclarativeBase, registry
+
+# Constraint names follow one convention so that Alembic migrations can refer to them.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Every datetime column is ``timestamptz``: the app works in UTC, the database keeps the zone."""
+
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING),
+        type_annotation_map={datetime: DateTime(timezone=True)},
+    )
+
+
+# Objects stay readable after commit: the engine commits mid-request and then still reads ids it already has,
+# which would otherwise cost a reload query each time.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+mail = Mail()
+socketio = SocketIO()
+limiter = Limiter(key_func=get_remote_address)
+
+
+class RedisExtension:
+    """One connection pool per process, plus the key prefix that namespaces a deployment or a test run."""
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["atomicseats.redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"],
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+        )
+
+    @property
+    def client(self) -> redis.Redis:
+        return current_app.extensions["atomicseats.redis"]
+
+    @staticmethod
+    def key(*parts: object) -> str:
+        return current_app.config["REDIS_PREFIX"] + ":".join(str(p) for p in parts)
+
+
+class KafkaExtension:
+    """A lazily created producer: ``KafkaProducer()`` connects in its constructor, so never at import time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["atomicseats.kafka"] = {"producer": None, "admin": None}
+
+    @staticmethod
+    def topic(name: str) -> str:
+        return current_app.config["KAFKA_TOPIC_PREFIX"] + name
+
+    def producer(self):
+        from kafka import KafkaProducer
+
+        state = current_app.extensions["atomicseats.kafka"]
+        with self._lock:
+            if state["producer"] is None:
+                cfg = current_app.config
+                state["producer"] = KafkaProducer(
+                    bootstrap_servers=cfg["KAFKA_BOOTSTRAP_SERVERS"].split(","),
+                    acks="all",
+                    linger_ms=2,
+                    request_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                    max_block_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                    bootstrap_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                    key_serializer=lambda k: str(k).encode(),
+                    value_serializer=lambda v: v if isinstance(v, bytes) else v.encode(),
+                )
+            return state["producer"]
+
+    def admin(self):
+        """One admin client per process: it reconnects by itself, and a client per call would leak sockets."""
+        from kafka import KafkaAdminClient
+
+        state = current_app.extensions["atomicseats.kafka"]
+        with self._lock:
+            if state["admin"] is None:
+                timeout = current_app.config["KAFKA_REQUEST_TIMEOUT_MS"]
+                state["admin"] = KafkaAdminClient(
+                    bootstrap_servers=current_app.config["KAFKA_BOOTSTRAP_SERVERS"].split(","),
+                    request_timeout_ms=timeout,
+                    bootstrap_timeout_ms=timeout,
+                    reconnect_backoff_max_ms=1000,
+                )
+            return state["admin"]
+
+    def reset_producer(self) -> None:
+        """Drop a producer that failed, so the next call connects afresh."""
+        state = current_app.extensions["atomicseats.kafka"]
+        with self._lock:
+            producer, state["producer"] = state["producer"], None
+        if producer is not None:
+            producer.close(timeout=1)
+
+
+redis_ext = RedisExtension()
+kafka_ext = KafkaExtension()

@@ -1,0 +1,106 @@
+"""Structured logs: one JSON object per line, each carrying the request id of the work it belongs to.
+
+The request id comes from the caller's ``X-Request-Id`` (or is made up), is echoed in the response, and travels
+with a booking: ``bookings.request_id``, the outbox payload and the Kafka message header, the RQ job's meta,
+and the email's ``X-Request-Id`` header. ``request_id`` lives in a context variable, not in Flask's request,
+so the engine, the dispatcher and RQ jobs read and set it the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, request
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # a caller's id is logged verbatim: no spaces, no quotes
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def request_id_bound(value: str | None) -> Iterator[None]:
+    """Run a block (a Kafka message, an RQ job) under the request id it came with."""
+    token = _request_id.set(value)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "message", "request_id", ...extra fields, "exc"}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if (rid := _request_id.get()) is not None:
+            entry["request_id"] = rid
+        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure(level: int = logging.INFO) -> None:
+    """JSON lines on stderr from the root logger, once per process (the app factory may run more than once)."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def init_app(app: Flask) -> None:
+    """Bind a request id to every request, echo it, and log one access line per request."""
+    access = logging.getLogger("atomicseats.access")
+
+    @app.before_request
+    def bind_request_id() -> None:
+        offered = request.headers.get("X-Request-Id", "")
+        g.request_id = offered if _ACCEPTED.match(offered) else new_request_id()
+        _request_id.set(g.request_id)
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+            access.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 2),
+                },
+            )
+        return response
+
+    @app.teardown_request
+    def unbind_request_id(_exc: BaseException | None) -> None:
+        _request_id.set(None)  # a pooled thread's next request starts clean

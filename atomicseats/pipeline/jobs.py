@@ -1,0 +1,155 @@
+"""RQ jobs and how they are enqueued: thin callers of the booking engine, one Flask app per worker process.
+
+Job ids are derived from what the job acts on (``confirm-<booking id>``, ``notify-<message id>``), so a
+redelivered Kafka message finds its job already there and enqueues nothing new. Emails are retried with
+backoff (RQ ``Retry``; the worker runs ``--with-scheduler``), and after the last attempt the message is
+parked in ``dead_letters`` for an admin to see and replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Any
+
+from flask import Flask, current_app
+from rq import Queue, Retry, get_current_job
+from rq.job import Job
+from sqlalchemy import text
+
+from atomicseats.booking import checkout, notifications, waitlist
+from atomicseats.booking.tx import transaction
+from atomicseats.extensions import db, redis_ext
+from atomicseats.logs import request_id_bound
+
+log = logging.getLogger(__name__)
+BOOKINGS_QUEUE = "bookings"
+NOTIFICATIONS_QUEUE = "notifications"
+
+_app: Flask | None = None
+_app_lock = threading.Lock()
+
+
+def worker_app() -> Flask:
+    """The worker process's app, created on first use and kept (workers run ``SimpleWorker``: one process)."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            from atomicseats import create_app
+
+            _app = create_app()
+        return _app
+
+
+def _in_app(fn: Any, *args: Any) -> Any:
+    app = current_app._get_current_object() if _has_app() else worker_app()
+    with app.app_context():
+        try:
+            return fn(*args)
+        finally:
+            db.session.remove()
+
+
+def _has_app() -> bool:
+    from flask import has_app_context
+
+    return has_app_context()
+
+
+# --- job functions (run in the worker) ------------------------------------------------------------------
+
+
+def confirm_booking(booking_id: str, message_id: str | None = None) -> str:
+    outcome = _in_app(_confirm_under_request_id, booking_id, message_id)
+    return outcome.status
+
+
+def _confirm_under_request_id(booking_id: str, message_id: str | None) -> checkout.Outcome:
+    """Confirm under the id of the API request that started the booking: its log lines and email carry it."""
+    with request_id_bound(checkout.request_id_of(booking_id)):
+        outcome = checkout.confirm_booking(booking_id, message_id)
+        log.info("booking %s: %s", booking_id, outcome.status, extra={"booking_id": booking_id})
+        return outcome
+
+
+def allocate_waitlist(event_id: int) -> int:
+    return len(_in_app(waitlist.allocate, event_id))
+
+
+def send_notification(payload: dict[str, Any], message_id: str) -> bool:
+    """Send one email; on failure let RQ retry it, and after the last retry park it as a dead letter."""
+    try:
+        return _in_app(notifications.send, payload, message_id)
+    except Exception as exc:
+        job = get_current_job()
+        if job is not None and job.retries_left:
+            raise  # RQ schedules the next attempt
+        log.exception("email %s failed for good; parked as a dead letter", message_id)
+        attempts = len(job.retry_intervals or []) + 1 if job is not None else 1
+        _in_app(_park, "notification", message_id, payload, f"{type(exc).__name__}: {exc}", attempts)
+        return False
+
+
+def _park(kind: str, message_id: str, payload: dict[str, Any], error: str, attempts: int) -> None:
+    import json
+
+    with transaction() as session:
+        session.execute(
+            text(
+                "INSERT INTO dead_letters (kind, message_id, payload, error, attempts, created_at) "
+                "VALUES (:k, :m, CAST(:p AS jsonb), :e, :a, now())"
+            ),
+            {"k": kind, "m": message_id, "p": json.dumps(payload), "e": error[:2000], "a": attempts},
+        )
+
+
+# --- enqueueing (dispatcher, re-drive, admin replay) ------------------------------------------------------
+
+
+def queue(name: str) -> Queue:
+    return Queue(current_app.config["REDIS_PREFIX"] + name, connection=redis_ext.client)
+
+
+def _enqueue_once(queue_name: str, job_id: str, func: Any, *args: Any, **options: Any) -> bool:
+    """Enqueue unless a job with this id exists (queued, running or done): a redelivery adds nothing."""
+    q = queue(queue_name)
+    if Job.exists(job_id, connection=q.connection):
+        return False
+    q.enqueue(
+        func,
+        *args,
+        job_id=job_id,
+        job_timeout=current_app.config["RQ_JOB_TIMEOUT"],
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+        **options,
+    )
+    return True
+
+
+def enqueue_confirm(booking_id: str, message_id: str | None = None, *, redrive: bool = False) -> bool:
+    job_id = f"confirm-{booking_id}"
+    if redrive:  # the first job may be stuck as "started" by a dead worker: a fresh id, same idempotent work
+        job_id += f"-redrive-{uuid.uuid4().hex[:8]}"
+    return _enqueue_once(BOOKINGS_QUEUE, job_id, confirm_booking, str(booking_id), message_id)
+
+
+def enqueue_allocation(event_id: int, message_id: str) -> bool:
+    return _enqueue_once(BOOKINGS_QUEUE, f"allocate-{message_id}", allocate_waitlist, int(event_id))
+
+
+def email_retry() -> Retry:
+    intervals = [int(x) for x in str(current_app.config["EMAIL_RETRY_INTERVALS"]).split(",") if x.strip()]
+    return Retry(max=len(intervals), interval=intervals)
+
+
+def enqueue_notification(payload: dict[str, Any], message_id: str, job_id: str | None = None) -> bool:
+    return _enqueue_once(
+        NOTIFICATIONS_QUEUE,
+        job_id or f"notify-{message_id}",
+        send_notification,
+        payload,
+        message_id,
+        retry=email_retry(),
+    )

@@ -1,0 +1,112 @@
+"""Recovery that does not trust the broker: re-drive bookings left pending, from PostgreSQL.
+
+Kafka (Tansu keeps messages in memory only), Redis and workers may each lose a booking's request: a broker
+restart drops the message, a wiped Redis drops the queued job, a SIGKILLed worker leaves it "started"
+forever. PostgreSQL still says ``pending``, so the scheduler enqueues a fresh confirm job for every booking
+still pending ``REDRIVE_AFTER_SECONDS`` after its message was published. Confirming is idempotent, so a
+re-drive of a booking that was merely slow changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import redis
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import text
+
+from atomicseats.booking import checkout, outbox, waitlist
+from atomicseats.booking.notifications import EMAIL_CONSUMER
+from atomicseats.extensions import db, redis_ext
+from atomicseats.models.base import utcnow
+from atomicseats.pipeline import jobs
+
+log = logging.getLogger(__name__)
+
+
+def redrive_stale() -> int:
+    """Enqueue a confirm job for each stale pending booking, at most once per re-drive period each."""
+    after = current_app.config["REDRIVE_AFTER_SECONDS"]
+    count = 0
+    for booking_id in checkout.stale_pending(timedelta(seconds=after)):
+        try:
+            if _job_pending(f"confirm-{booking_id}", include_started=False):
+                continue  # merely behind a backlog: a second job would only add load
+            if not redis_ext.client.set(redis_ext.key("redrive", booking_id), 1, nx=True, ex=after):
+                continue  # re-driven recently; give that job its time
+            jobs.enqueue_confirm(str(booking_id), redrive=True)
+        except redis.RedisError as exc:
+            log.warning("re-drive: Redis unavailable (%s)", exc)
+            break
+        count += 1
+        log.warning("re-drive: booking %s was still pending; enqueued a confirm job from PostgreSQL", booking_id)
+    return count
+
+
+def redrive_lost_emails(window: timedelta = timedelta(days=1)) -> int:
+    """Enqueue again each email published over ``REDRIVE_AFTER_SECONDS`` ago that was neither sent nor parked.
+
+    A wiped Redis drops queued email jobs whose Kafka offsets the dispatcher has already committed, and a
+    SIGKILLed worker leaves one "started" forever; the outbox row and ``processed_messages`` in PostgreSQL still
+    say which were never sent. Sending is idempotent on the message id, so a re-drive of an email that was
+    merely slow sends nothing twice; each is re-driven at most once per re-drive period.
+    """
+    after = current_app.config["REDRIVE_AFTER_SECONDS"]
+    now = utcnow()
+    rows = db.session.execute(
+        text(
+            """
+            SELECT CAST(o.message_id AS text) AS message_id, o.payload FROM outbox o
+            WHERE o.topic = :topic AND o.sent_at < :cutoff AND o.sent_at > :since
+              AND NOT EXISTS (SELECT 1 FROM processed_messages p
+                              WHERE p.consumer = :consumer AND p.message_id = CAST(o.message_id AS text))
+              AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.message_id = CAST(o.message_id AS text))
+            ORDER BY o.id LIMIT 200
+            """
+        ),
+        {
+            "topic": outbox.NOTIFICATIONS,
+            "cutoff": now - timedelta(seconds=after),
+            "since": now - window,
+            "consumer": EMAIL_CONSUMER,
+        },
+    ).all()
+    db.session.rollback()
+    count = 0
+    for row in rows:
+        try:
+            if _job_pending(f"notify-{row.message_id}"):
+                continue  # merely behind a backlog: a second job would only add load
+            if not redis_ext.client.set(redis_ext.key("redrive-email", row.message_id), 1, nx=True, ex=after):
+                continue
+            jobs.enqueue_notification(
+                row.payload, row.message_id, job_id=f"notify-{row.message_id}-redrive-{int(now.timestamp())}"
+            )
+        except redis.RedisError as exc:
+            log.warning("re-drive: Redis unavailable (%s)", exc)
+            break
+        count += 1
+        log.warning("re-drive: email %s was never sent; enqueued it again from PostgreSQL", row.message_id)
+    return count
+
+
+def _job_pending(job_id: str, include_started: bool = True) -> bool:
+    """The dispatcher's job is still queued or waiting for a retry (or running, with ``include_started``).
+
+    A confirm that shows "started" may belong to a SIGKILLed worker, so its re-drive does not wait for RQ's
+    maintenance to notice; an email can wait, as sending it twice is what a re-drive must avoid.
+    """
+    try:
+        job = Job.fetch(job_id, connection=redis_ext.client)
+    except NoSuchJobError:
+        return False
+    waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+    return job.get_status() in (waiting | {JobStatus.STARTED} if include_started else waiting)
+
+
+def allocate_waitlists() -> int:
+    """Safety net for a lost ``waitlist-allocation`` message: offer any free places to waiting entries."""
+    return waitlist.allocate_all()

@@ -1,0 +1,85 @@
+"""Event list and event pages; the seat map itself is drawn and kept live by static/js/seatmap.js."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from flask import abort, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from atomicseats.booking import availability, catalog, inventory
+from atomicseats.exceptions import NotFound
+from atomicseats.extensions import db
+from atomicseats.models import Event, Hold, HoldSeat
+from atomicseats.models.base import utcnow
+from atomicseats.models.holds import LIVE_HOLD_STATUSES
+from atomicseats.web import bp
+from atomicseats.web.shop_forms import SearchForm, WaitlistForm
+
+PAGE_SIZE = 50
+
+
+@bp.app_template_filter("money")
+def money(cents: int | None) -> str:
+    """Integer cents as euros, the way every page and the seat map's labels show prices."""
+    if cents is None:
+        return ""
+    return f"€{cents // 100:,}.{cents % 100:02d}"
+
+
+@bp.app_template_filter("when")
+def when(moment: datetime | str) -> str:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
+
+
+def signed_in_user():
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+@bp.get("/")
+def index():
+    form = SearchForm(request.args)
+    events: list[Event] = []
+    if not request.args or form.validate():
+        criteria = catalog.EventSearch(
+            q=form.q.data or None,
+            starts_from=datetime.combine(form.date_from.data, time.min, UTC) if form.date_from.data else None,
+            starts_to=datetime.combine(form.date_to.data, time.max, UTC) if form.date_to.data else None,
+        )
+        events = catalog.search(db.session, criteria, limit=PAGE_SIZE)
+    counts = availability.counts_for(db.session, [e.id for e in events], utcnow())
+    return render_template("events/list.html", events=events, counts=counts, form=form)
+
+
+@bp.get("/events/<int:event_id>")
+def event_page(event_id: int):
+    user = signed_in_user()
+    try:
+        event = inventory.visible_event(event_id, user)
+    except NotFound:
+        abort(404, description="No such event.")
+    now = utcnow()
+    hold = None
+    if user is not None:
+        hold = db.session.scalar(
+            select(Hold).where(
+                Hold.user_id == user.id,
+                Hold.event_id == event.id,
+                Hold.status.in_(LIVE_HOLD_STATUSES),
+                Hold.expires_at > now,
+            )
+        )
+    hold_seat_ids = (
+        list(db.session.scalars(select(HoldSeat.seat_id).where(HoldSeat.hold_id == hold.id))) if hold else []
+    )
+    return render_template(
+        "events/event.html",
+        event=event,
+        counts=availability.counts(db.session, event.id, now),
+        hold=hold,
+        hold_seat_ids=hold_seat_ids,
+        waitlist_form=WaitlistForm(),
+    )

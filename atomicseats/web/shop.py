@@ -1,0 +1,127 @@
+"""Checkout, my bookings and my waitlist: pages over the engine, with live state from the JSON API and Socket.IO."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from atomicseats.auth import role_required
+from atomicseats.booking import checkout as checkout_engine
+from atomicseats.booking import holds, waitlist
+from atomicseats.booking.specs import parse
+from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
+from atomicseats.extensions import db
+from atomicseats.models import Booking, Event, Hold
+from atomicseats.models.base import utcnow
+from atomicseats.web import bp
+from atomicseats.web.shop_forms import ConfirmForm, PaymentForm, WaitlistForm, require_confirmation
+
+MY_BOOKINGS_PAGE = 100
+
+
+@bp.get("/checkout/<uuid:hold_id>")
+@role_required()
+def checkout(hold_id: uuid.UUID):
+    """The countdown starts from the server's clock; the page's script keeps it in step with GET /holds/{id}."""
+    user = current_user._get_current_object()
+    now = utcnow()
+    own = db.session.scalar(select(Hold).where(Hold.id == hold_id, Hold.user_id == user.id))
+    if own is None:
+        abort(404, description="No such hold.")  # another user's hold is not even acknowledged
+    try:
+        hold = holds.get_hold(hold_id, user, now)
+    except Expired:
+        hold = None
+    return render_template(
+        "shop/checkout.html",
+        hold=hold.to_dict(now) if hold else None,
+        hold_id=hold_id,
+        expires_ms=max(0, int((hold.expires_at - now).total_seconds() * 1000)) if hold else 0,
+        event=db.session.get(Event, own.event_id),
+        booking=db.session.scalar(select(Booking).where(Booking.hold_id == hold_id)),
+        form=PaymentForm(),
+    )
+
+
+@bp.get("/bookings")
+@role_required()
+def my_bookings():
+    items, _ = checkout_engine.list_bookings(current_user._get_current_object(), limit=MY_BOOKINGS_PAGE, cursor=None)
+    events = {e.id: e for e in db.session.scalars(select(Event).where(Event.id.in_({b["event_id"] for b in items})))}
+    return render_template("shop/bookings.html", bookings=items, events=events, form=ConfirmForm())
+
+
+def _visible_booking(booking_id: uuid.UUID) -> dict:
+    try:
+        return checkout_engine.booking_view(booking_id, current_user._get_current_object())
+    except NotFound:
+        abort(404, description="No such booking.")
+
+
+@bp.get("/bookings/<uuid:booking_id>")
+@role_required()
+def booking_page(booking_id: uuid.UUID):
+    booking = _visible_booking(booking_id)
+    event = db.session.get(Event, booking["event_id"])
+    return render_template("shop/booking.html", b=booking, event=event, form=ConfirmForm())
+
+
+@bp.post("/bookings/<uuid:booking_id>/cancel")
+@role_required()
+def cancel_booking(booking_id: uuid.UUID):
+    booking = _visible_booking(booking_id)
+    require_confirmation()
+    try:
+        checkout_engine.cancel_booking(booking_id, current_user._get_current_object())
+    except NotFound:
+        abort(404, description="No such booking.")
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Booking {booking['reference']} is cancelled; its seats are back on sale.", "success")
+    return redirect(url_for("web.booking_page", booking_id=booking_id))
+
+
+@bp.get("/waitlist")
+@role_required()
+def my_waitlist():
+    entries, _ = waitlist.list_own(current_user._get_current_object(), limit=MY_BOOKINGS_PAGE, cursor=None)
+    return render_template("shop/waitlist.html", entries=entries, form=ConfirmForm())
+
+
+@bp.post("/events/<int:event_id>/waitlist")
+@role_required("attendee")
+def join_waitlist(event_id: int):
+    form = WaitlistForm()
+    if not form.validate_on_submit():
+        flash(" ".join(form.quantity.errors) or "The form expired; please try again.", "error")
+        return redirect(url_for("web.event_page", event_id=event_id))
+    try:
+        result = waitlist.join(
+            event_id, current_user._get_current_object(), parse(waitlist.JoinRequest, {"quantity": form.quantity.data})
+        )
+    except NotFound:
+        abort(404, description="No such event.")
+    except (Conflict, Invalid) as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("web.event_page", event_id=event_id))
+    flash(f"You are number {result.body['position']} on the waitlist.", "success")
+    return redirect(url_for("web.my_waitlist"))
+
+
+@bp.post("/waitlist/<uuid:entry_id>/leave")
+@role_required()
+def leave_waitlist(entry_id: uuid.UUID):
+    require_confirmation()
+    try:
+        waitlist.leave(entry_id, current_user._get_current_object())
+    except NotFound:
+        abort(404, description="No such waitlist entry.")
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash("You left the waitlist.", "success")
+    return redirect(url_for("web.my_waitlist"))

@@ -1,0 +1,704 @@
+"""Flash sale: 2,000 reserved seats, N buyers at once, the whole pipeline, then a PostgreSQL audit.
+
+Usage: ``.venv/bin/python bench/flash_sale.py [--buyers 400] [--web 1] [--workers 1] [--dispatchers 1]``
+
+Starts a stack of its own (database, Redis prefix, Kafka broker on a free port, SMTP sink, ``--web`` gunicorn
+processes as in the Procfile, scheduler, ``--dispatchers`` dispatchers, ``--workers`` RQ workers), creates one
+reserved event (four sections of 500) and one user with a token per buyer. Buyers run as threads in client
+processes, each on its own keep-alive connection to one web process (round robin over ``--web``). A buyer is a
+browser tab that people keep arriving at until the event is sold out: a person wants 1-4 adjacent seats in the
+best section that still has some (or presses "best available"), retries on 409 with what the 409 named marked
+as taken, gives up after six refusals, checks out (one card in ten is declined) and waits for the result. The
+sale ends when every tab has found nothing left to buy, or after ``--max-seconds``.
+
+Then it audits PostgreSQL and the SMTP sink (no seat in two confirmed bookings, seats sold = seats in confirmed
+bookings, every 202 ended confirmed (good card) or failed (declined card), every confirmed booking has its
+email) and prints duration, holds/s, checkouts/s, p50/p99 for hold and for 202->confirmed, the 409 rate and the
+peak RSS of every server process. Figures are printed, never asserted; a broken audit exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from atomicseats.smtp_sink import read_messages  # noqa: E402
+from bench.stack import PG_ADMIN_DSN, PG_BASE_URL, REDIS_URL, make_users, percentile  # noqa: E402
+from tests.services import VENV_BIN, KafkaBroker, Process, free_port, port_open, start_web, wait_for  # noqa: E402
+
+SECTIONS = [("Front stalls", 12000), ("Stalls", 9000), ("Circle", 6000), ("Balcony", 4000)]
+ROWS_PER_SECTION, SEATS_PER_ROW = 10, 50
+CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000002"
+DECLINE_RATE = 0.1
+BEST_AVAILABLE_RATE = 0.3
+GIVE_UP_AFTER_409S = 6
+EMPTY_MAP_CHECKS = 3
+POLL_SECONDS = 0.5
+REQUEST_TIMEOUT = 30.0
+CLIENT_PROCESSES = 4
+# kafka-python logs the partitions a consumer is given at INFO; the app leaves logging at WARNING.
+DISPATCHER_BOOT = (
+    "import logging, sys; logging.basicConfig(level=logging.WARNING); "
+    "logging.getLogger('kafka.coordinator.consumer').setLevel(logging.INFO); "
+    "from flask.cli import main; sys.argv = ['flask', '--app', 'wsgi', 'pipeline', 'dispatcher']; main()"
+)
+
+
+def rss_peak_mb(pid: int) -> float:
+    """Peak RSS (VmHWM) of ``pid`` plus its descendants, e.g. a gunicorn master and its worker."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        with suppress(OSError):
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+    return total
+
+
+class SaleStack:
+    """Every process of a deployment on this run's own database, Redis prefix, Kafka broker and mail dir."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        webs: int,
+        workers: int,
+        dispatchers: int,
+        pg_admin_dsn: str = PG_ADMIN_DSN,
+        pg_base_url: str = PG_BASE_URL,
+        redis_url: str = REDIS_URL,
+        extra_env: dict[str, str] | None = None,
+    ):
+        self.log_dir = log_dir
+        self.counts = (webs, workers, dispatchers)
+        self.pg_admin_dsn = pg_admin_dsn
+        self.redis_url = redis_url
+        run = uuid.uuid4().hex[:8]
+        self.db_name = f"atomicseats_sale_{run}"
+        self.database_url = f"{pg_base_url}/{self.db_name}"
+        self.mail_dir = log_dir / "mail"
+        self.kafka = KafkaBroker(log_dir / "kafka")
+        self.smtp_port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "FLASK_"))}
+        self.env.update(
+            {
+                "ATOMICSEATS_ENV": "testing",
+                "DATABASE_URL": self.database_url,
+                "DB_POOL_SIZE": "10",
+                "DB_MAX_OVERFLOW": "5",
+                "REDIS_URL": redis_url,
+                "REDIS_PREFIX": f"as-sale-{run}:",
+                "SOCKETIO_MESSAGE_QUEUE": redis_url,
+                "SECRET_KEY": secrets.token_hex(16),
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
+                "KAFKA_TOPIC_PREFIX": f"sale-{run}.",
+                "KAFKA_CONSUMER_GROUP": f"sale-{run}-dispatcher",
+                "MAIL_SERVER": "127.0.0.1",
+                "MAIL_PORT": str(self.smtp_port),
+                "HOLD_RATE_LIMIT": "1000000 per minute",
+                "LOGIN_RATE_LIMIT": "1000000 per minute",
+                "PYTHONPATH": str(ROOT),
+                **(extra_env or {}),
+            }
+        )
+        self.webs: list[tuple[Process, str]] = []
+        self.workers: list[Process] = []
+        self.others: list[Process] = []
+        self._worker_serial = 0
+
+    @property
+    def urls(self) -> list[str]:
+        return [url for _, url in self.webs]
+
+    def start(self) -> None:
+        admin = psycopg2.connect(self.pg_admin_dsn)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{self.db_name}"')
+        admin.close()
+        flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
+        subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        self.kafka.start()
+        self.mail_dir.mkdir(exist_ok=True)
+        smtp = [str(VENV_BIN / "python"), "-m", "atomicseats.smtp_sink", "--host", "127.0.0.1"]
+        smtp += ["--port", str(self.smtp_port), "--dir", str(self.mail_dir)]
+        self.others.append(Process("smtp", smtp, self.env, self.log_dir).start())
+        wait_for(lambda: port_open(self.smtp_port), 15, "the SMTP sink")
+        webs, workers, dispatchers = self.counts
+        for i in range(webs):
+            web_dir = self.log_dir / f"web-{i + 1}"
+            web_dir.mkdir(exist_ok=True)
+            self.webs.append(start_web(self.env, web_dir))
+        self.others.append(Process("scheduler", [*flask, "pipeline", "scheduler"], self.env, self.log_dir).start())
+        for i in range(dispatchers):
+            argv = [str(VENV_BIN / "python"), "-c", DISPATCHER_BOOT]
+            self.others.append(Process(f"dispatcher-{i + 1}", argv, self.env, self.log_dir).start())
+        for _ in range(workers):
+            self.start_worker()
+        # A consumer group takes seconds to form: measure the sale, not the pipeline's cold start.
+        wait_for(
+            lambda: "none" not in self.partitions_per_dispatcher().values(), 60, "every dispatcher to get partitions"
+        )
+
+    def start_worker(self) -> Process:
+        """An RQ worker as jobs.py expects it (SimpleWorker: the app is built once per process)."""
+        self._worker_serial += 1
+        prefix = self.env["REDIS_PREFIX"]
+        argv = [str(VENV_BIN / "rq"), "worker", "--url", self.redis_url, "-w", "rq.worker.SimpleWorker"]
+        argv += ["--with-scheduler", "--name", f"{prefix}worker-{self._worker_serial}"]
+        argv += [prefix + "bookings", prefix + "notifications"]
+        proc = Process(f"rq-worker-{self._worker_serial}", argv, self.env, self.log_dir).start()
+        self.workers.append(proc)
+        return proc
+
+    def processes(self) -> list[tuple[str, int]]:
+        """(name, pid) of every live server process, the Kafka broker included."""
+        named = [(f"web-{i + 1}", p) for i, (p, _) in enumerate(self.webs)] + [(p.name, p) for p in self.others]
+        named += [(p.name, p) for p in self.workers]
+        found = [(name, p.popen.pid) for name, p in named if p.alive()]
+        pidfile = self.kafka.state_dir / f"tansu-{self.kafka.port}.pid"
+        if pidfile.exists():
+            found.append(("kafka (tansu)", int(pidfile.read_text().strip())))
+        return found
+
+    def peak_rss(self) -> dict[str, float]:
+        return {name: rss_peak_mb(pid) for name, pid in self.processes()}
+
+    def jobs_per_worker(self) -> dict[str, int]:
+        from rq import Worker
+
+        client = redis.Redis.from_url(self.redis_url)
+        prefix = self.env["REDIS_PREFIX"]
+        return {
+            w.name.removeprefix(prefix): w.successful_job_count
+            for w in Worker.all(connection=client)
+            if w.name.startswith(prefix)
+        }
+
+    def partitions_per_dispatcher(self) -> dict[str, str]:
+        """The last partition assignment each dispatcher logged (kafka-python's coordinator, at INFO)."""
+        found = {}
+        for proc in self.others:
+            if proc.name.startswith("dispatcher"):
+                logged = re.findall(r"Setting newly assigned partitions \{(.*)\} for group", proc.tail(400))
+                pairs = re.findall(r"topic='[^']*?([\w-]+)', partition=(\d+)", logged[-1] if logged else "")
+                by_topic: dict[str, list[str]] = {}
+                for topic, partition in sorted(pairs):
+                    by_topic.setdefault(topic, []).append(partition)
+                found[proc.name] = " ".join(f"{t}[{','.join(p)}]" for t, p in by_topic.items()) or "none"
+        return found
+
+    def stop(self) -> None:
+        for proc in [*self.workers, *reversed(self.others)]:
+            proc.stop()
+        for proc, _ in self.webs:
+            proc.stop()
+        with suppress(Exception):
+            self.kafka.stop()
+        with suppress(redis.RedisError):
+            client = redis.Redis.from_url(self.redis_url)
+            prefix = self.env["REDIS_PREFIX"]
+            for pattern in (prefix + "*", f"rq:*{prefix}*"):
+                for key in client.scan_iter(match=pattern, count=1000):
+                    client.delete(key)
+        admin = psycopg2.connect(self.pg_admin_dsn)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        admin.close()
+
+
+@contextmanager
+def sale_stack(log_dir: Path, webs: int = 1, workers: int = 1, dispatchers: int = 1, **kw: Any) -> Iterator[SaleStack]:
+    stack = SaleStack(log_dir, webs, workers, dispatchers, **kw)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def create_event(url: str, host_token: str, rows_per_section: int = ROWS_PER_SECTION) -> int:
+    """The on-sale event: four sections of ``rows_per_section`` rows of fifty, dearest (best) first."""
+    starts = datetime.now(UTC) + timedelta(days=30)
+    body = {
+        "name": "Flash sale night",
+        "venue": "Bench Arena",
+        "seating": "reserved",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=3)).isoformat(),
+        "sections": [
+            {
+                "name": name,
+                "price_cents": price,
+                "rows": [{"label": f"{name[0]}{s}R{r + 1}", "seats": SEATS_PER_ROW} for r in range(rows_per_section)],
+            }
+            for s, (name, price) in enumerate(SECTIONS)
+        ],
+    }
+    client = Http(url)
+    status, created, _ = client.call("POST", "/api/v1/events", host_token, body)
+    assert status == 201, created
+    status, published, _ = client.call("POST", f"/api/v1/events/{created['id']}/publish", host_token)
+    assert status == 200, published
+    client.close()
+    return created["id"]
+
+
+@dataclass
+class Tally:
+    """What one client process saw: per-request outcomes, and each 202's booking id and card."""
+
+    hold_ms: list[float] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    bookings: dict[str, bool] = field(default_factory=dict)  # booking id -> paid with the declined card
+    unanswered: list[str] = field(default_factory=list)
+    bad_5xx: list[str] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)
+    slowest_ms: float = 0.0
+    requests: int = 0
+
+
+class Http:
+    """One keep-alive connection; a request that gets no answer is reported, never retried silently."""
+
+    def __init__(self, url: str):
+        host, port = url.removeprefix("http://").split(":")
+        self.address = (host, int(port))
+        self.conn = http.client.HTTPConnection(*self.address, timeout=REQUEST_TIMEOUT)
+
+    def call(
+        self, method: str, path: str, token: str, body: dict | None = None, key: str | None = None
+    ) -> tuple[int | None, Any, dict[str, str]]:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        if key:
+            headers["Idempotency-Key"] = key
+        payload = json.dumps(body) if body is not None else None
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                raw = response.read()
+                return response.status, _body(raw), dict(response.getheaders())
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The server closed an idle keep-alive connection as we reused it: a browser reconnects once.
+                self.reconnect()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def reconnect(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection(*self.address, timeout=REQUEST_TIMEOUT)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Buyer:
+    """One browser tab: people arrive one after another until nothing is left to buy (or time is up)."""
+
+    def __init__(self, url: str, token: str, event_id: int, deadline: float, tally: Tally, lock: threading.Lock):
+        self.http = Http(url)
+        self.token = token
+        self.event_id = event_id
+        self.deadline = deadline
+        self.tally = tally
+        self.lock = lock
+        self.rng = random.Random()
+        self.order: list[tuple[int, str, int]] = []  # (seat id, row, number), best first
+        self.free: set[int] = set()
+
+    def request(self, method: str, path: str, body: dict | None = None, key: str | None = None) -> tuple:
+        """Answer a request; a 503 is waited out (Retry-After) and asked again, like a browser would. A request
+        with no answer (timeout) is counted, then asked again once if that is safe (a GET, or a POST with its
+        Idempotency-Key, which replays the first answer)."""
+        retried = False
+        while time.monotonic() < self.deadline:
+            started = time.perf_counter()
+            try:
+                status, data, headers = self.http.call(method, path, self.token, body, key)
+            except (OSError, http.client.HTTPException) as exc:
+                with self.lock:
+                    self.tally.unanswered.append(f"{method} {path}: {type(exc).__name__}: {exc}")
+                self.http.reconnect()
+                if retried or (method == "POST" and key is None):
+                    return None, None, (time.perf_counter() - started) * 1000
+                retried = True
+                continue
+            elapsed = (time.perf_counter() - started) * 1000
+            with self.lock:
+                self.tally.requests += 1
+                self.tally.slowest_ms = max(self.tally.slowest_ms, elapsed)
+                self.tally.statuses[f"{method} {_label(path)} {status}"] += 1
+                if status >= 500 and not (status == 503 and headers.get("Retry-After")):
+                    self.tally.bad_5xx.append(f"{method} {path}: {status} {data}")
+            if status == 503 and headers.get("Retry-After"):
+                time.sleep(min(float(headers["Retry-After"]), 2.0))
+                continue
+            return status, data, elapsed
+        return None, None, 0.0
+
+    def load_map(self) -> tuple[int, int]:
+        """The seat map as a person sees it on arrival: (available, held)."""
+        status, data, _ = self.request("GET", f"/api/v1/events/{self.event_id}/seats")
+        if status != 200:
+            return 0, 0
+        ranked = sorted(data["items"], key=lambda s: (-s["price_cents"], s["y"], s["number"]))
+        self.order = [(s["id"], s["row_label"], s["number"]) for s in ranked]
+        self.free = {s["id"] for s in ranked if s["status"] == "available"}
+        return len(self.free), sum(1 for s in ranked if s["status"] == "held")
+
+    def pick(self, quantity: int) -> list[int] | None:
+        """A random block among the first twenty free blocks of ``quantity`` adjacent seats, best first."""
+        blocks: list[list[int]] = []
+        run: list[tuple[int, str, int]] = []
+        for seat in self.order:
+            if seat[0] in self.free and run and run[-1][1] == seat[1] and run[-1][2] + 1 == seat[2]:
+                run.append(seat)
+            else:
+                run = [seat] if seat[0] in self.free else []
+            if len(run) >= quantity:
+                blocks.append([s[0] for s in run[-quantity:]])
+                if len(blocks) == 20:
+                    break
+        return self.rng.choice(blocks) if blocks else None
+
+    def run(self) -> None:
+        try:
+            self.shop()
+        except Exception as exc:  # a crashed tab must fail the run, not vanish from the figures
+            with self.lock:
+                self.tally.crashed.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.http.close()
+
+    def shop(self) -> None:
+        """Each person loads the seat map on arrival; the tab closes once the map shows nothing left."""
+        empty_checks = 0
+        while time.monotonic() < self.deadline:
+            available, held = self.load_map()
+            if available == 0:
+                empty_checks += 1
+                if held == 0 or empty_checks >= EMPTY_MAP_CHECKS:
+                    return  # sold out, or nothing came back from holds that failed
+                time.sleep(1.0)
+                continue
+            empty_checks = 0
+            self.person()
+
+    def person(self) -> None:
+        quantity = self.rng.choice([1, 2, 2, 3, 4])
+        refusals = 0
+        hold = None
+        while hold is None and refusals < GIVE_UP_AFTER_409S and time.monotonic() < self.deadline:
+            if self.rng.random() < BEST_AVAILABLE_RATE:
+                body: dict[str, Any] = {"quantity": quantity}
+            else:
+                seats = self.pick(quantity) or self.pick(1)
+                if seats is None:
+                    return
+                body = {"seat_ids": seats}
+            status, data, elapsed = self.request("POST", f"/api/v1/events/{self.event_id}/holds", body, _key())
+            if status is None:
+                return
+            with self.lock:
+                self.tally.hold_ms.append(elapsed)
+            if status == 201:
+                hold = data
+                self.free.difference_update(s["id"] for s in data["seats"])
+            elif status == 409:
+                refusals += 1
+                taken = (data["error"].get("details") or {}).get("unavailable_seat_ids") or body.get("seat_ids", [])
+                self.free.difference_update(taken)
+                time.sleep(self.rng.uniform(0.05, 0.3))  # reads the message, picks again
+            else:
+                return
+        if hold is None:
+            return
+        time.sleep(self.rng.uniform(0.1, 0.5))  # types the card number
+        declined = self.rng.random() < DECLINE_RATE
+        card = {"card_number": CARD_DECLINED if declined else CARD_OK}
+        status, data, _ = self.request("POST", "/api/v1/bookings", {"hold_id": hold["id"], "payment": card}, _key())
+        if status != 202:
+            return
+        with self.lock:
+            self.tally.bookings[data["id"]] = declined
+        while time.monotonic() < self.deadline:
+            time.sleep(POLL_SECONDS)
+            status, data, _ = self.request("GET", f"/api/v1/bookings/{data['id']}")
+            if status != 200 or data["status"] != "pending":
+                return
+
+
+def _body(raw: bytes) -> Any:
+    """JSON, or the raw text of an answer that is not (a proxy's or the server's own error page)."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return {"raw": raw[:300].decode(errors="replace")}
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
+
+def _label(path: str) -> str:
+    """The resource a path names, without ids: ``/api/v1/events/7/holds`` -> ``holds``."""
+    return next(p for p in reversed(path.split("/")) if p and not p[0].isdigit() and "-" not in p)
+
+
+def _client_process(urls: list[str], tokens: list[str], offset: int, event_id: int, seconds: float, go, out) -> None:
+    """``len(tokens)`` buyer threads; buyer ``offset + i`` talks to web process ``(offset + i) % len(urls)``."""
+    tally, lock = Tally(), threading.Lock()
+    go.wait()
+    deadline = time.monotonic() + seconds
+    buyers = [
+        Buyer(urls[(offset + i) % len(urls)], token, event_id, deadline, tally, lock) for i, token in enumerate(tokens)
+    ]
+    threads = [threading.Thread(target=b.run) for b in buyers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(tally)
+
+
+def run_sale(urls: list[str], tokens: list[str], event_id: int, seconds: float) -> tuple[Tally, float]:
+    """Release every buyer at once; return what they saw together and how long the sale took."""
+    processes = min(CLIENT_PROCESSES, len(tokens))
+    go, out = mp.Event(), mp.Queue()
+    shares = [tokens[i::processes] for i in range(processes)]
+    procs = [
+        mp.Process(target=_client_process, args=(urls, share, i, event_id, seconds, go, out))
+        for i, share in enumerate(shares)
+    ]
+    for p in procs:
+        p.start()
+    began = time.perf_counter()
+    go.set()
+    tallies = [out.get() for _ in procs]
+    elapsed = time.perf_counter() - began
+    for p in procs:
+        p.join()
+    total = Tally()
+    for t in tallies:
+        total.hold_ms += t.hold_ms
+        total.statuses += t.statuses
+        total.bookings.update(t.bookings)
+        total.unanswered += t.unanswered
+        total.bad_5xx += t.bad_5xx
+        total.crashed += t.crashed
+        total.slowest_ms = max(total.slowest_ms, t.slowest_ms)
+        total.requests += t.requests
+    return total, elapsed
+
+
+def wait_settled(stack: SaleStack, event_id: int, timeout: float) -> float:
+    """Seconds until no booking is pending and every confirmed booking's email is in the sink (or timeout)."""
+    began = time.perf_counter()
+
+    def settled() -> bool:
+        with stack_connect(stack) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM bookings WHERE event_id = %s AND status = 'pending'", (event_id,))
+            if cur.fetchone()[0]:
+                return False
+            cur.execute("SELECT reference FROM bookings WHERE event_id = %s AND status = 'confirmed'", (event_id,))
+            wanted = {r for (r,) in cur.fetchall()}
+        return wanted <= set(confirmation_emails(stack.mail_dir))
+
+    with suppress(TimeoutError):
+        wait_for(settled, timeout, "every booking final and emailed", interval=0.5)
+    return time.perf_counter() - began
+
+
+@contextmanager
+def stack_connect(stack: SaleStack) -> Iterator[Any]:
+    conn = psycopg2.connect(stack.database_url, connect_timeout=5)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def confirmation_emails(mail_dir: Path) -> Counter:
+    """Booking reference -> number of "confirmed" emails in the sink."""
+    found: Counter = Counter()
+    for message in read_messages(mail_dir):
+        match = re.match(r"Booking (\S+) confirmed", message["Subject"] or "")
+        if match:
+            found[match.group(1)] += 1
+    return found
+
+
+def audit(stack: SaleStack, event_id: int, accepted: dict[str, bool]) -> dict[str, Any]:
+    """The promises, checked in PostgreSQL and the mail sink; ``ok`` is False if any is broken."""
+    with stack_connect(stack) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM (SELECT bs.seat_id FROM booking_seats bs JOIN bookings b ON b.id = bs.booking_id "
+            "WHERE b.event_id = %s AND b.status = 'confirmed' GROUP BY bs.seat_id HAVING count(*) > 1) d",
+            (event_id,),
+        )
+        seats_in_two = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM seats WHERE event_id = %s AND booking_id IS NOT NULL", (event_id,))
+        seats_sold = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM seats WHERE event_id = %s", (event_id,))
+        capacity = cur.fetchone()[0]
+        cur.execute(
+            "SELECT coalesce(sum(b.quantity), 0), count(*) FROM bookings b WHERE b.event_id = %s "
+            "AND b.status = 'confirmed'",
+            (event_id,),
+        )
+        seats_confirmed, confirmed = cur.fetchone()
+        cur.execute(
+            "SELECT count(*) FROM bookings b WHERE b.event_id = %s AND b.status = 'confirmed' AND ("
+            "b.quantity <> (SELECT count(*) FROM booking_seats bs WHERE bs.booking_id = b.id AND bs.active) OR "
+            "b.quantity <> (SELECT count(*) FROM seats s WHERE s.booking_id = b.id) OR "
+            "b.total_cents <> (SELECT coalesce(sum(price_cents), 0) FROM booking_seats bs WHERE bs.booking_id = b.id))",
+            (event_id,),
+        )
+        malformed = cur.fetchone()[0]
+        cur.execute(
+            "SELECT id::text, status, failure_reason, reference, "
+            "extract(epoch FROM confirmed_at - created_at) * 1000 FROM bookings WHERE event_id = %s",
+            (event_id,),
+        )
+        rows = cur.fetchall()
+    status_of = {r[0]: r[1] for r in rows}
+    wrong_outcome = [
+        (bid, status_of.get(bid))
+        for bid, declined in accepted.items()
+        if status_of.get(bid) != ("failed" if declined else "confirmed")
+    ]
+    emails = confirmation_emails(stack.mail_dir)
+    references = [r[3] for r in rows if r[1] == "confirmed"]
+    result = {
+        "bookings accepted (202)": len(accepted),
+        "confirmed": confirmed,
+        "failed": sum(1 for r in rows if r[1] == "failed"),
+        "pending": sum(1 for r in rows if r[1] == "pending"),
+        "seats sold": seats_sold,
+        "capacity": capacity,
+        "seats in confirmed bookings": seats_confirmed,
+        "seats in two confirmed bookings": seats_in_two,
+        "confirmed bookings with wrong seats/total": malformed,
+        "202s not ended as their card says": len(wrong_outcome),
+        "bookings nobody got a 202 for": len(set(status_of) - set(accepted)),
+        "confirmed without email": sum(1 for ref in references if not emails[ref]),
+        "duplicate confirmation emails": sum(n - 1 for ref, n in emails.items() if n > 1),
+        "confirm_ms": [r[4] for r in rows if r[1] == "confirmed"],
+    }
+    result["ok"] = (
+        seats_in_two == 0
+        and seats_sold == seats_confirmed <= capacity
+        and malformed == 0
+        and not wrong_outcome
+        and result["bookings nobody got a 202 for"] == 0
+        and result["pending"] == 0
+        and result["confirmed without email"] == 0
+    )
+    if wrong_outcome:
+        result["examples of wrong outcomes"] = wrong_outcome[:5]
+    return result
+
+
+def report(
+    title: str, tally: Tally, sale_seconds: float, settle_seconds: float, result: dict, stack: SaleStack
+) -> None:
+    holds_ok = sum(n for k, n in tally.statuses.items() if k.startswith("POST holds 201"))
+    holds_409 = sum(n for k, n in tally.statuses.items() if k.startswith("POST holds 409"))
+    confirm_ms = result.pop("confirm_ms")
+    duration = sale_seconds + settle_seconds
+    print(f"\n{title}")
+    print(
+        f"  duration                 {duration:8.1f} s (buyers {sale_seconds:.1f} s + settling {settle_seconds:.1f} s)"
+    )
+    print(f"  hold requests            {len(tally.hold_ms):8d} ({holds_ok} x 201, {holds_409} x 409)")
+    rate = len(tally.hold_ms) / sale_seconds
+    print(f"  holds/s                  {holds_ok / sale_seconds:8.1f} (hold requests {rate:.1f}/s)")
+    print(f"  checkouts/s (confirmed)  {result['confirmed'] / duration:8.1f}")
+    print(f"  hold p50 / p99           {percentile(tally.hold_ms, 50):8.1f} / {percentile(tally.hold_ms, 99):.1f} ms")
+    print(f"  202->confirmed p50 / p99 {percentile(confirm_ms, 50):8.1f} / {percentile(confirm_ms, 99):.1f} ms")
+    print(f"  409 rate                 {holds_409 / max(1, len(tally.hold_ms)):8.1%}")
+    print(f"  requests                 {tally.requests:8d} (slowest {tally.slowest_ms:.0f} ms)")
+    print(f"  unanswered (timed out)   {len(tally.unanswered):8d}")
+    print(f"  5xx other than 503+Retry-After {len(tally.bad_5xx):2d}")
+    print(f"  503 + Retry-After        {sum(n for k, n in tally.statuses.items() if k.endswith(' 503')):8d}")
+    print(f"  crashed buyers           {len(tally.crashed):8d}")
+    for line in (tally.unanswered + tally.bad_5xx + tally.crashed)[:5]:
+        print(f"    e.g. {line}")
+    print("  peak RSS (VmHWM)         " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in stack.peak_rss().items()))
+    print("  jobs per RQ worker       " + ", ".join(f"{n}: {c}" for n, c in stack.jobs_per_worker().items()))
+    for name, parts in stack.partitions_per_dispatcher().items():
+        print(f"  {name} partitions   {parts}")
+    print("  audit")
+    for key, value in result.items():
+        print(f"    {key:42} {value}")
+
+
+def prepare(stack: SaleStack, buyers: int, rows_per_section: int = ROWS_PER_SECTION) -> tuple[int, list[str]]:
+    """The event and the buyers' tokens (bulk-inserted: hashing a password per user would dominate)."""
+    with stack_connect(stack) as conn:
+        ((_, host_token),) = make_users(conn, 1, role="host")
+        tokens = [t for _, t in make_users(conn, buyers)]
+    return create_event(stack.urls[0], host_token, rows_per_section), tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--buyers", type=int, default=400)
+    parser.add_argument("--web", type=int, default=1, help="web (gunicorn) processes; buyers are spread round robin")
+    parser.add_argument("--workers", type=int, default=1, help="RQ worker processes")
+    parser.add_argument("--dispatchers", type=int, default=1, help="Kafka dispatcher processes (one consumer group)")
+    parser.add_argument("--max-seconds", type=float, default=300.0, help="the buyers stop after this long")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, sale_stack(Path(tmp), args.web, args.workers, args.dispatchers) as stack:
+        event_id, tokens = prepare(stack, args.buyers)
+        tally, sale_seconds = run_sale(stack.urls, tokens, event_id, args.max_seconds)
+        settle_seconds = wait_settled(stack, event_id, timeout=180)
+        result = audit(stack, event_id, tally.bookings)
+        title = (
+            f"AtomicSeats flash sale — {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}: "
+            f"{args.buyers} buyers, {args.web} web, {args.workers} RQ workers, {args.dispatchers} dispatchers, "
+            f"{len(SECTIONS) * ROWS_PER_SECTION * SEATS_PER_ROW} seats"
+        )
+        report(title, tally, sale_seconds, settle_seconds, result, stack)
+    if not result["ok"] or tally.bad_5xx or tally.crashed or not tally.bookings:
+        print("AUDIT FAILED")
+        sys.exit(1)
+    print("audit passed: nothing oversold, lost or doubled")
+
+
+if __name__ == "__main__":
+    main()

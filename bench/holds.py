@@ -1,0 +1,228 @@
+"""Hold throughput and latency against the real web server, next to a trivial JSON endpoint as baseline.
+
+Usage: ``.venv/bin/python bench/holds.py [--seconds 5] [--levels 1,8,32]``
+
+Starts its own database and gunicorn (the Procfile's configuration), seeds one reserved event of 20,000
+seats and a user with a token per hold request, then, for each concurrency level, drives ``GET /health``
+(baseline) and ``POST /api/v1/events/{id}/holds`` (one free seat per request, so every hold should win)
+from client processes over keep-alive connections. Prints requests/s and p50/p99 latency, the hold/baseline
+ratio, and audits PostgreSQL afterwards: every 201 is one hold, no seat is held twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.stack import bench_stack, make_users, percentile
+
+SEATS = 20_000
+
+
+def _client_process(port: int, jobs: list[tuple[str, str, dict[str, str]]], threads: int, seconds: float, out) -> None:
+    """Run ``jobs`` (method, path+body, headers) on ``threads`` keep-alive connections until time is up."""
+    results: list[tuple[int, float]] = []
+    lock = threading.Lock()
+    slices = [jobs[i::threads] for i in range(threads)]
+    deadline = time.perf_counter() + seconds
+
+    def worker(my_jobs):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local = []
+        for method, path, body, headers in my_jobs:
+            if time.perf_counter() >= deadline:
+                break
+            start = time.perf_counter()
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            local.append((response.status, time.perf_counter() - start))
+        conn.close()
+        with lock:
+            results.extend(local)
+
+    pool = [threading.Thread(target=worker, args=(s,)) for s in slices]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    out.put(results)
+
+
+def drive(port: int, jobs: list, concurrency: int, seconds: float) -> dict:
+    """Split ``jobs`` over client processes (at most 4, threads inside) and collect (status, latency)."""
+    processes = min(concurrency, 4)
+    per_process = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
+    out: mp.Queue = mp.Queue()
+    chunks, start = [], 0
+    for threads in per_process:
+        share = len(jobs) * threads // concurrency
+        chunks.append(jobs[start : start + share])
+        start += share
+    began = time.perf_counter()
+    procs = [
+        mp.Process(target=_client_process, args=(port, chunk, threads, seconds, out))
+        for chunk, threads in zip(chunks, per_process, strict=True)
+    ]
+    for p in procs:
+        p.start()
+    results = [r for _ in procs for r in out.get()]
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - began
+    latencies = [lat * 1000 for _, lat in results]
+    statuses: dict[int, int] = {}
+    for status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    return {
+        "requests": len(results),
+        "rps": len(results) / elapsed,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "statuses": statuses,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument(
+        "--server",
+        choices=["threading", "gevent"],
+        default="threading",
+        help="gevent needs `python3 -m pip install --target .state/gevent-lib gevent psycogreen` first",
+    )
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    extra_env, worker_args = {}, None
+    if args.server == "gevent":
+        lib = Path(__file__).resolve().parent.parent / ".state" / "gevent-lib"
+        extra_env = {"SOCKETIO_ASYNC_MODE": "gevent", "PYTHONPATH": f"{lib}:{lib.parent.parent}"}
+        worker_args = [
+            "-k",
+            "gevent",
+            "--worker-connections",
+            "1000",
+            "-c",
+            str(Path(__file__).with_name("gevent_conf.py")),
+        ]
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_stack(Path(tmp), extra_env=extra_env, worker_args=worker_args) as stack,
+    ):
+        port = int(stack.url.rsplit(":", 1)[1])
+        conn = stack.connect()
+        ((_, host_token),) = make_users(conn, 1, role="host")
+        buyers = make_users(conn, SEATS)
+        conn.close()
+        event_id = _make_event(port, host_token)
+        seat_ids = _seat_ids(port, event_id)
+
+        rows = []
+        next_buyer = 0
+        for level in levels:
+            health = [("GET", "/health", None, {})] * 200_000
+            baseline = drive(port, health, level, args.seconds)
+            budget = min(len(buyers) - next_buyer, 6000 if level > 1 else 2500)
+            jobs = [
+                (
+                    "POST",
+                    f"/api/v1/events/{event_id}/holds",
+                    json.dumps({"seat_ids": [seat_ids[i]]}),
+                    {"Authorization": f"Bearer {buyers[i][1]}", "Content-Type": "application/json"},
+                )
+                for i in range(next_buyer, next_buyer + budget)
+            ]
+            holds = drive(port, jobs, level, args.seconds)
+            next_buyer += budget
+            rows.append((level, baseline, holds))
+
+        audit = _audit(stack, event_id)
+
+    print(f"\nAtomicSeats hold benchmark — {platform.node()}, {mp.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+    server = "gthread -w 1 --threads 100 (as in the Procfile)" if args.server == "threading" else "gevent -w 1"
+    print(f"gunicorn -k {server}; clients: keep-alive, separate processes\n")
+    print(
+        f"{'clients':>7} | {'/health req/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'hold req/s':>10} "
+        f"{'p50 ms':>7} {'p99 ms':>7} | {'hold/baseline':>13} | statuses"
+    )
+    for level, base, hold in rows:
+        print(
+            f"{level:>7} | {base['rps']:>13.0f} {base['p50']:>7.1f} {base['p99']:>7.1f} | {hold['rps']:>10.0f} "
+            f"{hold['p50']:>7.1f} {hold['p99']:>7.1f} | {hold['rps'] / base['rps']:>12.0%} | {hold['statuses']}"
+        )
+    print(f"\naudit: {audit}")
+    if not audit["ok"]:
+        sys.exit(1)
+
+
+def _make_event(port: int, token: str) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    starts = datetime.now(UTC) + timedelta(days=7)
+    body = {
+        "name": "Benchmark arena",
+        "venue": "Bench",
+        "seating": "reserved",
+        "max_per_order": 8,
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=3)).isoformat(),
+        "sections": [
+            {
+                "name": f"Block {b}",
+                "price_cents": 5000 - b * 500,
+                "rows": [{"label": f"{b}R{r}", "seats": 500} for r in range(10)],
+            }
+            for b in range(4)
+        ],
+    }
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/api/v1/events", body=json.dumps(body), headers=headers)
+    created = json.loads(conn.getresponse().read())
+    conn.request("POST", f"/api/v1/events/{created['id']}/publish", headers=headers)
+    conn.getresponse().read()
+    conn.close()
+    return created["id"]
+
+
+def _seat_ids(port: int, event_id: int) -> list[int]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", f"/api/v1/events/{event_id}/seats")
+    items = json.loads(conn.getresponse().read())["items"]
+    conn.close()
+    return [s["id"] for s in items]
+
+
+def _audit(stack, event_id: int) -> dict:
+    conn = stack.connect()
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM holds WHERE event_id = %s", (event_id,))
+        holds = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM (SELECT seat_id FROM hold_seats GROUP BY seat_id HAVING count(*) > 1) d")
+        doubled = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM seats WHERE event_id = %s AND hold_id IS NOT NULL", (event_id,))
+        held_seats = cur.fetchone()[0]
+    conn.close()
+    return {
+        "holds": holds,
+        "held_seats": held_seats,
+        "seats_held_twice": doubled,
+        "ok": doubled == 0 and held_seats == holds,
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""A throwaway stack for benchmarks: its own database, Redis prefix and web server, like the test harness.
+
+Benchmarks print figures; they never assert on speed. Correctness (no oversell) is audited after each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import statistics
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extras
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.services import Process, start_web  # noqa: E402
+
+PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_BASE_URL = os.environ.get("BENCH_PG_BASE_URL", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@dataclass
+class Stack:
+    url: str
+    database_url: str
+    env: dict[str, str]
+    web: Process
+
+    def connect(self):
+        return psycopg2.connect(self.database_url)
+
+
+@contextmanager
+def bench_stack(
+    log_dir: Path, threads: int = 100, extra_env: dict[str, str] | None = None, worker_args: list[str] | None = None
+) -> Iterator[Stack]:
+    """Create and migrate a database, start gunicorn as the Procfile does, tear everything down after."""
+    run = uuid.uuid4().hex[:8]
+    name = f"atomicseats_bench_{run}"
+    admin = psycopg2.connect(PG_ADMIN_DSN)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    database_url = f"{PG_BASE_URL}/{name}"
+    env = dict(os.environ)
+    env.update(
+        {
+            "ATOMICSEATS_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "REDIS_PREFIX": f"as-bench-{run}:",
+            "SOCKETIO_MESSAGE_QUEUE": REDIS_URL,
+            "SECRET_KEY": secrets.token_hex(16),
+            "KAFKA_TOPIC_PREFIX": f"bench-{run}.",
+            "HOLD_RATE_LIMIT": "100000 per minute",
+            "LOGIN_RATE_LIMIT": "100000 per minute",
+            "PYTHONPATH": str(ROOT),
+            **(extra_env or {}),
+        }
+    )
+    web = None
+    try:
+        import subprocess
+
+        subprocess.run(
+            [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        web, url = start_web(env, log_dir, threads=threads, worker_args=worker_args)
+        yield Stack(url, database_url, env, web)
+    finally:
+        if web is not None:
+            web.stop()
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(match=env["REDIS_PREFIX"] + "*", count=1000):
+            client.delete(key)
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def make_users(conn, count: int, role: str = "attendee") -> list[tuple[int, str]]:
+    """Insert ``count`` users with bearer tokens in bulk (hashing a password per user would dominate the setup)."""
+    from werkzeug.security import generate_password_hash
+
+    password_hash = generate_password_hash("bench-password-1")
+    tag = uuid.uuid4().hex[:6]
+    with conn.cursor() as cur:
+        rows = psycopg2.extras.execute_values(
+            cur,
+            "INSERT INTO users (email, name, password_hash, role) VALUES %s RETURNING id",
+            [(f"bench{tag}-{i}@example.com", f"Buyer {i}", password_hash, role) for i in range(count)],
+            fetch=True,
+        )
+        tokens = [secrets.token_urlsafe(32) for _ in rows]
+        expires = datetime.now(UTC) + timedelta(hours=2)
+        psycopg2.extras.execute_values(
+            cur,
+            "INSERT INTO api_tokens (user_id, token_hash, expires_at) VALUES %s",
+            [(uid, hashlib.sha256(t.encode()).hexdigest(), expires) for (uid,), t in zip(rows, tokens, strict=True)],
+        )
+    conn.commit()
+    return [(uid, t) for (uid,), t in zip(rows, tokens, strict=True)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]

@@ -1,0 +1,280 @@
+/* The live seat map: an SVG drawn from the seats' map positions, picked by click or keyboard, kept
+   in step with every hold, release, expiry and booking through Socket.IO. */
+(function () {
+  "use strict";
+  var A = window.AtomicSeats;
+  var root = document.getElementById("booking");
+  if (!root) return;
+  var eventId = Number(root.dataset.eventId);
+  var signedIn = root.dataset.signedIn === "true";
+  var onSale = root.dataset.onSale === "true";
+  var maxPerOrder = Number(root.dataset.maxPerOrder);
+  var myHoldSeats = new Set(JSON.parse(root.dataset.holdSeats || "[]"));
+  var message = document.getElementById("booking-message");
+  var svg = document.getElementById("seatmap");
+  var NS = "http://www.w3.org/2000/svg";
+  var CELL = 28;
+  var seats = new Map();      // id -> seat (from the API) with its element
+  var rows = [];              // seats grouped by map row (y), each sorted by x
+  var selected = new Set();
+  var focusedId = null;
+
+  var MARKS = {
+    selected: "M7 12.5l3.2 3.2L17 8.8",
+    booked: "M8 8l8 8M16 8l-8 8",
+    yours: "M12 6.5l1.6 3.4 3.7.4-2.8 2.5.8 3.7-3.3-1.9-3.3 1.9.8-3.7-2.8-2.5 3.7-.4z",
+  };
+  var KIND_TEXT = {
+    accessible: "wheelchair accessible",
+    companion: "companion seat",
+    restricted_view: "restricted view",
+  };
+
+  function say(text, isError) {
+    message.textContent = text;
+    message.className = "message" + (text ? (isError ? " message-error" : " message-info") : "");
+  }
+
+  function shownStatus(seat) {
+    if (seat.status === "available" && selected.has(seat.id)) return "selected";
+    if (seat.status === "held" && myHoldSeats.has(seat.id)) return "yours";
+    return seat.status;
+  }
+
+  var STATUS_TEXT = { available: "available", selected: "selected", yours: "held for you", held: "held", booked: "booked" };
+
+  function paint(seat) {
+    var status = shownStatus(seat);
+    var el = seat.el;
+    el.setAttribute("class", "seat s-" + status + " k-" + seat.kind);
+    el.querySelector(".mark").setAttribute("d", MARKS[status] || "");
+    var parts = ["Row " + seat.row_label, "seat " + seat.number, seat.section, A.money(seat.price_cents)];
+    if (KIND_TEXT[seat.kind]) parts.push(KIND_TEXT[seat.kind]);
+    parts.push(STATUS_TEXT[status]);
+    el.setAttribute("aria-label", parts.join(", "));
+    el.setAttribute("aria-checked", status === "selected" ? "true" : "false");
+    el.setAttribute("aria-disabled", status === "available" || status === "selected" ? "false" : "true");
+  }
+
+  function draw(items) {
+    var maxX = 0, maxY = 0;
+    items.forEach(function (s) { maxX = Math.max(maxX, s.x); maxY = Math.max(maxY, s.y); });
+    svg.setAttribute("viewBox", "0 0 " + (maxX + 1) * CELL + " " + (maxY + 1) * CELL);
+    svg.style.maxWidth = (maxX + 1) * CELL * 1.4 + "px";
+    var byY = new Map();
+    items.forEach(function (s) {
+      var g = document.createElementNS(NS, "g");
+      g.setAttribute("role", "checkbox");
+      g.setAttribute("tabindex", "-1");
+      g.dataset.seatId = s.id;
+      g.dataset.label = s.label;
+      var cx = s.x * CELL + CELL / 2, cy = s.y * CELL + CELL / 2;
+      var shape;
+      if (s.kind === "accessible") {
+        shape = document.createElementNS(NS, "rect");
+        shape.setAttribute("x", cx - 11); shape.setAttribute("y", cy - 11);
+        shape.setAttribute("width", 22); shape.setAttribute("height", 22); shape.setAttribute("rx", 3);
+      } else {
+        shape = document.createElementNS(NS, "circle");
+        shape.setAttribute("cx", cx); shape.setAttribute("cy", cy); shape.setAttribute("r", 11);
+      }
+      shape.setAttribute("class", "shape");
+      var mark = document.createElementNS(NS, "path");
+      mark.setAttribute("class", "mark");
+      mark.setAttribute("transform", "translate(" + (cx - 12) + " " + (cy - 12) + ")");
+      g.appendChild(shape);
+      g.appendChild(mark);
+      svg.appendChild(g);
+      s.el = g;
+      seats.set(s.id, s);
+      if (!byY.has(s.y)) byY.set(s.y, []);
+      byY.get(s.y).push(s);
+      paint(s);
+    });
+    rows = Array.from(byY.keys()).sort(function (a, b) { return a - b; }).map(function (y) {
+      return byY.get(y).sort(function (a, b) { return a.x - b.x; });
+    });
+    var first = items.find(function (s) { return s.status === "available"; }) || items[0];
+    if (first) setFocusable(first.id, false);
+  }
+
+  function setFocusable(id, focus) {
+    if (focusedId !== null && seats.has(focusedId)) seats.get(focusedId).el.setAttribute("tabindex", "-1");
+    focusedId = id;
+    var el = seats.get(id).el;
+    el.setAttribute("tabindex", "0");
+    if (focus) el.focus();
+  }
+
+  function neighbour(seat, key) {
+    var rowIndex = rows.findIndex(function (r) { return r[0].y === seat.y; });
+    var row = rows[rowIndex];
+    var i = row.indexOf(seat);
+    if (key === "ArrowLeft") return row[i - 1];
+    if (key === "ArrowRight") return row[i + 1];
+    if (key === "Home") return row[0];
+    if (key === "End") return row[row.length - 1];
+    var target = rows[rowIndex + (key === "ArrowUp" ? -1 : 1)];
+    if (!target) return null;
+    return target.reduce(function (best, s) {
+      return Math.abs(s.x - seat.x) < Math.abs(best.x - seat.x) ? s : best;
+    });
+  }
+
+  function toggle(seat) {
+    var status = shownStatus(seat);
+    if (!onSale) return say("This event is not on sale.", true);
+    if (status === "selected") {
+      selected.delete(seat.id);
+    } else if (status === "available") {
+      if (selected.size >= maxPerOrder) return say("You can pick at most " + maxPerOrder + " seats per order.", true);
+      selected.add(seat.id);
+    } else {
+      return say("Seat " + seat.label + " is " + STATUS_TEXT[status] + ".", true);
+    }
+    say("");
+    paint(seat);
+    renderSelection();
+  }
+
+  function renderSelection() {
+    var list = document.getElementById("selection");
+    list.textContent = "";
+    var total = 0;
+    selected.forEach(function (id) {
+      var s = seats.get(id);
+      total += s.price_cents;
+      var li = document.createElement("li");
+      li.textContent = s.section + " · Row " + s.row_label + ", seat " + s.number + " · " + A.money(s.price_cents);
+      list.appendChild(li);
+    });
+    document.getElementById("selection-empty").hidden = selected.size > 0;
+    document.getElementById("selection-total").textContent = A.money(total);
+    document.getElementById("hold-selected").disabled = selected.size === 0;
+  }
+
+  function applyStatus(data) {
+    if (data.event_id !== eventId) return;
+    var taken = [];
+    data.seats.forEach(function (change) {
+      var seat = seats.get(change.id);
+      if (!seat) return;
+      seat.status = change.status;
+      if (change.status !== "held") myHoldSeats.delete(seat.id);
+      if (change.status !== "available" && selected.has(seat.id)) {
+        selected.delete(seat.id);
+        taken.push(seat.label);
+      }
+      paint(seat);
+    });
+    if (taken.length) {
+      renderSelection();
+      say("Just taken by someone else: " + taken.join(", ") + ".", true);
+    }
+    if (data.availability) {
+      document.querySelector('#availability [data-count="available"]').textContent = data.availability.available;
+    }
+  }
+
+  function goToCheckout(holdId) {
+    window.location.assign(root.dataset.checkoutUrl.replace("00000000-0000-0000-0000-000000000000", holdId));
+  }
+
+  function hold(body) {
+    if (!signedIn) {
+      window.location.assign(root.dataset.loginUrl);
+      return;
+    }
+    say("Holding…");
+    A.api("POST", "/events/" + eventId + "/holds", body).then(function (result) {
+      if (result.status === 201) return goToCheckout(result.body.id);
+      var error = result.body && result.body.error;
+      if (error && error.code === "hold_exists" && error.details.hold_id) {
+        say("You already hold seats for this event; taking you to that checkout.");
+        return goToCheckout(error.details.hold_id);
+      }
+      if (error && error.code === "seats_unavailable" && error.details.unavailable_seat_ids.length) {
+        var labels = error.details.unavailable_seat_ids.map(function (id) {
+          var s = seats.get(id);
+          if (s) { selected.delete(id); s.status = "held"; paint(s); }
+          return s ? s.label : id;
+        });
+        renderSelection();
+        return say("These seats were just taken: " + labels.join(", ") + ". Please choose others.", true);
+      }
+      say(A.errorMessage(result), true);
+    }, function () { say("The server could not be reached. Please try again.", true); });
+  }
+
+  function onKey(e) {
+    var el = e.target.closest("[data-seat-id]");
+    if (!el) return;
+    var seat = seats.get(Number(el.dataset.seatId));
+    if (e.key === " " || e.key === "Enter") {
+      e.preventDefault();
+      toggle(seat);
+      return;
+    }
+    if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].indexOf(e.key) < 0) return;
+    e.preventDefault();
+    var next = neighbour(seat, e.key);
+    if (next) setFocusable(next.id, true);
+  }
+
+  function quantityForm(formId, inputId, extra) {
+    var form = document.getElementById(formId);
+    if (!form) return;
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var quantity = Number(document.getElementById(inputId).value);
+      if (!Number.isInteger(quantity) || quantity < 1 || quantity > maxPerOrder) {
+        say("Choose between 1 and " + maxPerOrder + ".", true);
+        return;
+      }
+      hold(Object.assign({ quantity: quantity }, extra));
+    });
+  }
+
+  quantityForm("best-form", "best-quantity", { prefer: "best" });
+  quantityForm("ga-form", "ga-quantity", {});
+
+  var socket = A.socket();
+  function join() {
+    socket.emit("join_event", { event_id: eventId }, function (ack) {
+      if (ack && ack.ok) root.dataset.live = "true";
+    });
+  }
+  socket.on("connect", join);
+  socket.on("disconnect", function () { root.dataset.live = "false"; });
+  socket.on("seat_status", function (data) { if (seats.size) applyStatus(data); });
+  socket.on("event_status", function (data) {
+    if (data.event_id === eventId && data.status !== "on_sale") {
+      onSale = false;
+      say("This event is now " + data.status.replace("_", " ") + ".", true);
+    }
+  });
+
+  if (!svg) return;
+  svg.addEventListener("click", function (e) {
+    var el = e.target.closest("[data-seat-id]");
+    if (!el) return;
+    var seat = seats.get(Number(el.dataset.seatId));
+    setFocusable(seat.id, false);
+    toggle(seat);
+  });
+  svg.addEventListener("keydown", onKey);
+  document.getElementById("hold-selected").addEventListener("click", function () {
+    hold({ seat_ids: Array.from(selected) });
+  });
+  A.api("GET", "/events/" + eventId + "/seats").then(function (result) {
+    if (result.status !== 200) {
+      document.getElementById("map-status").textContent = A.errorMessage(result);
+      return;
+    }
+    draw(result.body.items);
+    document.getElementById("map-status").textContent = "";
+    root.dataset.ready = "true";
+    // A full state may have arrived before the map was drawn: ask again so nothing is missed.
+    if (socket.connected) join();
+  });
+})();

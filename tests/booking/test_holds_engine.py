@@ -1,0 +1,103 @@
+"""The hold engine called directly, with an injected clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from atomicseats.booking import availability, gate, holds
+from atomicseats.booking.holds import HoldRequest
+from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
+from atomicseats.extensions import db
+from atomicseats.models import User
+from atomicseats.models.base import utcnow
+
+
+def hold(event_id: int, user: User, now=None, **request):
+    return holds.create_hold(event_id, db.session.merge(user), HoldRequest(**request), now=now).obj
+
+
+def test_a_hold_past_its_expiry_counts_as_free_before_any_sweeper_runs(factory, ctx):
+    event = factory.event(hold_seconds=60)
+    seats = factory.seat_ids(event.id)
+    now = utcnow()
+    hold(event.id, factory.user(), now=now, seat_ids=seats[:2])
+    assert availability.counts(db.session, event.id, now)["held"] == 2
+    later = now + timedelta(seconds=61)
+    assert availability.counts(db.session, event.id, later)["held"] == 0
+    # someone else can take the seats at that time, with no sweeper in between
+    taken = hold(event.id, factory.user(), now=later, seat_ids=seats[:2])
+    assert [s["id"] for s in taken.seats] == seats[:2]
+
+
+def test_one_live_hold_per_user_per_event_but_an_expired_one_does_not_block(factory, ctx):
+    event = factory.event(hold_seconds=60)
+    seats = factory.seat_ids(event.id)
+    user = factory.user()
+    now = utcnow()
+    first = hold(event.id, user, now=now, seat_ids=seats[:1])
+    with pytest.raises(Conflict) as exc:
+        hold(event.id, user, now=now, seat_ids=seats[1:2])
+    assert exc.value.code == "hold_exists" and exc.value.details["hold_id"] == str(first.id)
+    second = hold(event.id, user, now=now + timedelta(seconds=61), seat_ids=seats[1:2])
+    status = db.session.scalar(text("SELECT status FROM holds WHERE id = :h"), {"h": first.id})
+    assert status == "expired" and second.id != first.id
+
+
+def test_max_seats_per_order_is_enforced(factory, ctx):
+    event = factory.event(max_per_order=2)
+    with pytest.raises(Invalid) as exc:
+        hold(event.id, factory.user(), seat_ids=factory.seat_ids(event.id)[:3])
+    assert exc.value.code == "too_many_seats"
+
+
+def test_drafts_and_cancelled_events_cannot_be_held(factory, ctx):
+    draft = factory.event(publish=False)
+    with pytest.raises(NotFound):
+        hold(draft.id, factory.user(), seat_ids=factory.seat_ids(draft.id)[:1])
+
+
+def test_release_frees_the_seats_at_once_and_a_second_release_is_410(factory, ctx):
+    event = factory.event()
+    user = factory.user()
+    seats = factory.seat_ids(event.id)
+    h = hold(event.id, user, seat_ids=seats[:2])
+    holds.release_hold(h.id, db.session.merge(user))
+    assert availability.counts(db.session, event.id, utcnow())["held"] == 0
+    assert gate.counts(event.id, int(utcnow().timestamp() * 1000)).held == 0
+    with pytest.raises(Expired):
+        holds.release_hold(h.id, db.session.merge(user))
+
+
+def test_general_admission_allow_partial_holds_what_is_left_and_reports_the_shortfall(factory, ctx):
+    event = factory.event(seating="general", capacity=5, price_cents=1500)
+    hold(event.id, factory.user(), quantity=3)
+    with pytest.raises(Conflict) as exc:
+        hold(event.id, factory.user(), quantity=4)
+    assert exc.value.code == "seats_unavailable" and exc.value.details["available"] == 2
+    partial = hold(event.id, factory.user(), quantity=4, allow_partial=True)
+    assert partial.quantity == 2 and partial.shortfall == 2
+    assert sum(s["price_cents"] for s in partial.seats) == 3000
+
+
+def test_best_available_holds_adjacent_seats_in_one_row(factory, ctx):
+    event = factory.event()
+    h = hold(event.id, factory.user(), quantity=3)
+    labels = [s["label"] for s in h.seats]
+    rows = {label.split("-")[0] for label in labels}
+    numbers = sorted(int(label.split("-")[1]) for label in labels)
+    assert len(rows) == 1 and numbers == list(range(numbers[0], numbers[0] + 3))
+
+
+def test_expire_due_ends_holds_whose_time_is_up_and_clears_their_seats(factory, ctx):
+    event = factory.event(hold_seconds=60)
+    seats = factory.seat_ids(event.id)
+    now = utcnow()
+    h = hold(event.id, factory.user(), now=now, seat_ids=seats[:2])
+    assert holds.expire_due(now) == 0
+    assert holds.expire_due(now + timedelta(seconds=60)) == 1
+    row = db.session.execute(text("SELECT status FROM holds WHERE id = :h"), {"h": h.id}).one()
+    assert row.status == "expired"
+    assert db.session.scalar(text("SELECT count(*) FROM seats WHERE hold_id IS NOT NULL")) == 0

@@ -1,0 +1,63 @@
+"""Best available, on hand-made seat maps (a pure function: no services needed)."""
+
+from __future__ import annotations
+
+from atomicseats.booking.seat_selection import SeatState, choose_block
+
+
+def row(section: int, y: int, free: str, price: int = 1000, kinds: dict[int, str] | None = None) -> list[SeatState]:
+    """Seats of one row from a picture: '.' free, 'x' taken; ids are section*1000 + y*100 + number."""
+    return [
+        SeatState(
+            id=section * 1000 + y * 100 + n,
+            section_position=section,
+            price_cents=price,
+            row_y=y,
+            number=n,
+            x=n,
+            kind=(kinds or {}).get(n, "standard"),
+            free=c == ".",
+        )
+        for n, c in enumerate(free, start=1)
+    ]
+
+
+def numbers(ids: list[int] | None) -> list[int] | None:
+    return None if ids is None else [i % 100 for i in ids]
+
+
+def test_picks_adjacent_seats_in_one_row():
+    assert numbers(choose_block(row(0, 0, "x..x...x"), 3)) == [5, 6, 7]
+
+
+def test_never_strands_a_single_seat_when_another_choice_exists():
+    # Taking 2-3 or 3-4 of the run 2..4 would leave one seat alone; 6..7 in the run 6..7 leaves none.
+    assert numbers(choose_block(row(0, 0, "x...x..x"), 2)) == [6, 7]
+
+
+def test_strands_a_seat_only_when_there_is_no_other_way():
+    picked = numbers(choose_block(row(0, 0, "x...x"), 2))
+    assert picked in ([2, 3], [3, 4])
+
+
+def test_best_prefers_the_first_section_and_cheapest_prefers_the_lowest_price():
+    seats = row(0, 0, "....", price=9000) + row(1, 2, "....", price=2000)
+    assert choose_block(seats, 2, prefer="best")[0] // 1000 == 0
+    assert choose_block(seats, 2, prefer="cheapest")[0] // 1000 == 1
+
+
+def test_front_rows_first_and_the_middle_of_the_row():
+    seats = row(0, 1, "......") + row(0, 0, "......")
+    assert numbers(choose_block(seats, 2)) == [3, 4]
+    assert choose_block(seats, 2)[0] // 100 % 10 == 0
+
+
+def test_accessible_seats_only_when_asked_for():
+    kinds = {1: "accessible", 2: "companion"}
+    seats = row(0, 0, "......", kinds=kinds)
+    assert all(n > 2 for n in numbers(choose_block(seats, 2)))
+    assert numbers(choose_block(seats, 2, accessible=True)) == [1, 2]
+
+
+def test_no_block_when_no_row_has_enough_adjacent_seats():
+    assert choose_block(row(0, 0, ".x.x.x") + row(0, 1, "..x..."), 4) is None

@@ -1,0 +1,139 @@
+"""The real pipeline for tests: the dispatcher (with the outbox relay), an RQ worker and the scheduler run as
+subprocesses on this run's database, Redis prefix, Kafka broker and SMTP sink, with short timings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from atomicseats.extensions import db
+from atomicseats.smtp_sink import read_messages
+from tests.services import VENV_BIN, Process, start_flask_command, wait_for
+
+REDRIVE_AFTER_SECONDS = 10
+SLOW_CARD_SECONDS = 4
+
+
+@pytest.fixture(scope="session")
+def pipeline_env(server_env: dict[str, str]) -> dict[str, str]:
+    return {
+        **server_env,
+        "REDRIVE_AFTER_SECONDS": str(REDRIVE_AFTER_SECONDS),
+        "PAYMENT_SLOW_SECONDS": str(SLOW_CARD_SECONDS),
+        "EMAIL_RETRY_INTERVALS": "1,1",
+        "RATELIMIT_ENABLED": "false",
+    }
+
+
+class Pipeline:
+    """The background processes, each restartable, so tests can kill one and bring it back."""
+
+    def __init__(self, env: dict[str, str], run_dir: Path):
+        self.env = env
+        self.run_dir = run_dir
+        prefix = env["REDIS_PREFIX"]
+        self.queues = [prefix + "bookings", prefix + "notifications"]
+        self.worker: Process | None = None
+        self.dispatcher: Process | None = None
+        self.scheduler: Process | None = None
+        self._workers = 0
+
+    def start_worker(self) -> Process:
+        self._workers += 1
+        self.worker = Process(
+            f"rq-worker-{self._workers}",
+            [
+                str(VENV_BIN / "rq"),
+                "worker",
+                "--url",
+                self.env["REDIS_URL"],
+                "-w",
+                "rq.worker.SimpleWorker",
+                "--with-scheduler",
+                "--maintenance-interval",
+                "30",
+                "--name",
+                f"{self.env['REDIS_PREFIX']}worker-{self._workers}",
+                *self.queues,
+            ],
+            self.env,
+            self.run_dir,
+        ).start()
+        return self.worker
+
+    def kill_worker(self, redis_client: Any) -> None:
+        """SIGKILL the worker's whole process group: no cleanup, no graceful shutdown.
+
+        The dead worker keeps RQ's scheduler lock (which runs delayed retries) until its 61 s TTL runs out and
+        a live worker's maintenance (every 30 s, see the Procfile) takes it over; the suite expires the dead
+        worker's own locks at once instead of waiting that minute and a half.
+        """
+        assert self.worker is not None
+        self.worker.kill()
+        self.worker.stop()  # only closes its log now
+        name = f"{self.env['REDIS_PREFIX']}worker-{self._workers}".encode()
+        for queue in self.queues:
+            key = f"rq:scheduler-lock:{queue}"
+            if redis_client.get(key) == name:
+                redis_client.delete(key)
+
+    def start(self) -> None:
+        self.dispatcher = start_flask_command("dispatcher", ["pipeline", "dispatcher"], self.env, self.run_dir)
+        self.scheduler = start_flask_command("pipeline-scheduler", ["pipeline", "scheduler"], self.env, self.run_dir)
+        self.start_worker()
+
+    def stop(self) -> None:
+        for proc in (self.worker, self.dispatcher, self.scheduler):
+            if proc is not None:
+                proc.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in (self.dispatcher, self.worker, self.scheduler) if p)
+
+
+@pytest.fixture(scope="session")
+def pipeline(pipeline_env: dict[str, str], run_dir: Path, app) -> Iterator[Pipeline]:
+    stack = Pipeline(pipeline_env, run_dir)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_dead_letters(app) -> Iterator[None]:
+    yield
+    with app.app_context():
+        db.session.execute(text("TRUNCATE dead_letters RESTART IDENTITY"))
+        db.session.commit()
+        db.session.remove()
+
+
+class Mailbox:
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in read_messages(self.directory) if address in m["X-RcptTo"]]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 30) -> list[EmailMessage]:
+        return wait_for(
+            lambda: (msgs := self.to(address)) and len(msgs) >= count and msgs, timeout, f"{count} emails to {address}"
+        )
+
+
+@pytest.fixture(scope="session")
+def mailbox(mail_dir: Path) -> Mailbox:
+    return Mailbox(mail_dir)
+
+
+def body_text(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def body_html(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()

@@ -108,7 +108,7 @@ def pipeline(pipeline_env: dict[str, str], run_dir: Path, app) -> Iterator[Pipel
 def _clean_dead_letters(app) -> Iterator[None]:
     yield
     with app.app_context():
-        db.session.execute(text("TRUNCATE dead_letters RESTART IDENTITY"))
+        db.session.execute(text("TRUNCATE dead_letters"))
         db.session.commit()
         db.session.remove()
 

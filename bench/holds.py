@@ -1,6 +1,6 @@
 """Hold throughput and latency against the real web server, next to a trivial JSON endpoint as baseline.
 
-Usage: ``.venv/bin/python bench/holds.py [--seconds 5] [--levels 1,8,32]``
+Usage: ``.venv/bin/python bench/holds.py [--seconds 5] [--warmup 1] [--levels 1,8,32]``
 
 Starts its own database and gunicorn (the Procfile's configuration), seeds one reserved event of 20,000
 seats and a user with a token per hold request, then, for each concurrency level, drives ``GET /health``
@@ -29,12 +29,16 @@ from bench.stack import bench_stack, make_users, percentile
 SEATS = 20_000
 
 
-def _client_process(port: int, jobs: list[tuple[str, str, dict[str, str]]], threads: int, seconds: float, out) -> None:
-    """Run ``jobs`` (method, path+body, headers) on ``threads`` keep-alive connections until time is up."""
+def _client_process(
+    port: int, jobs: list[tuple[str, str, dict[str, str]]], threads: int, warmup: float, seconds: float, out
+) -> None:
+    """Run ``jobs`` (method, path+body, headers) on ``threads`` keep-alive connections until time is up,
+    keeping the figures of the requests started after the first ``warmup`` seconds."""
     results: list[tuple[int, float]] = []
     lock = threading.Lock()
     slices = [jobs[i::threads] for i in range(threads)]
-    deadline = time.perf_counter() + seconds
+    measure_from = time.perf_counter() + warmup
+    deadline = measure_from + seconds
 
     def worker(my_jobs):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -46,7 +50,8 @@ def _client_process(port: int, jobs: list[tuple[str, str, dict[str, str]]], thre
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             response.read()
-            local.append((response.status, time.perf_counter() - start))
+            if start >= measure_from:
+                local.append((response.status, time.perf_counter() - start))
         conn.close()
         with lock:
             results.extend(local)
@@ -59,7 +64,7 @@ def _client_process(port: int, jobs: list[tuple[str, str, dict[str, str]]], thre
     out.put(results)
 
 
-def drive(port: int, jobs: list, concurrency: int, seconds: float) -> dict:
+def drive(port: int, jobs: list, concurrency: int, warmup: float, seconds: float) -> dict:
     """Split ``jobs`` over client processes (at most 4, threads inside) and collect (status, latency)."""
     processes = min(concurrency, 4)
     per_process = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
@@ -69,9 +74,8 @@ def drive(port: int, jobs: list, concurrency: int, seconds: float) -> dict:
         share = len(jobs) * threads // concurrency
         chunks.append(jobs[start : start + share])
         start += share
-    began = time.perf_counter()
     procs = [
-        mp.Process(target=_client_process, args=(port, chunk, threads, seconds, out))
+        mp.Process(target=_client_process, args=(port, chunk, threads, warmup, seconds, out))
         for chunk, threads in zip(chunks, per_process, strict=True)
     ]
     for p in procs:
@@ -79,14 +83,13 @@ def drive(port: int, jobs: list, concurrency: int, seconds: float) -> dict:
     results = [r for _ in procs for r in out.get()]
     for p in procs:
         p.join()
-    elapsed = time.perf_counter() - began
     latencies = [lat * 1000 for _, lat in results]
     statuses: dict[int, int] = {}
     for status, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
     return {
         "requests": len(results),
-        "rps": len(results) / elapsed,
+        "rps": len(results) / seconds,
         "p50": percentile(latencies, 50),
         "p99": percentile(latencies, 99),
         "statuses": statuses,
@@ -97,6 +100,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="seconds run before measuring each phase (pool, threads, caches)"
+    )
     parser.add_argument(
         "--server",
         choices=["threading", "gevent"],
@@ -134,7 +140,7 @@ def main() -> None:
         next_buyer = 0
         for level in levels:
             health = [("GET", "/health", None, {})] * 200_000
-            baseline = drive(port, health, level, args.seconds)
+            baseline = drive(port, health, level, args.warmup, args.seconds)
             budget = min(len(buyers) - next_buyer, 6000 if level > 1 else 2500)
             jobs = [
                 (
@@ -145,7 +151,7 @@ def main() -> None:
                 )
                 for i in range(next_buyer, next_buyer + budget)
             ]
-            holds = drive(port, jobs, level, args.seconds)
+            holds = drive(port, jobs, level, args.warmup, args.seconds)
             next_buyer += budget
             rows.append((level, baseline, holds))
 

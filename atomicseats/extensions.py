@@ -75,7 +75,7 @@ class KafkaExtension:
         self._lock = threading.Lock()
 
     def init_app(self, app: Flask) -> None:
-        app.extensions["atomicseats.kafka"] = {"producer": None, "admin": None}
+        app.extensions["atomicseats.kafka"] = {"producer": None, "admin": None, "offsets": None}
 
     @staticmethod
     def topic(name: str) -> str:
@@ -115,6 +115,36 @@ class KafkaExtension:
                     reconnect_backoff_max_ms=1000,
                 )
             return state["admin"]
+
+    def offsets_consumer(self):
+        """A group-less consumer per process, used only to read partition metadata and offsets (metrics).
+
+        kafka-python consumers are not thread-safe: callers serialise their use of it.
+        """
+        from kafka import KafkaConsumer
+
+        state = current_app.extensions["atomicseats.kafka"]
+        with self._lock:
+            if state["offsets"] is None:
+                cfg = current_app.config
+                state["offsets"] = KafkaConsumer(
+                    bootstrap_servers=cfg["KAFKA_BOOTSTRAP_SERVERS"].split(","),
+                    group_id=None,
+                    enable_auto_commit=False,
+                    bootstrap_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                    metadata_max_age_ms=5000,
+                )
+            return state["offsets"]
+
+    def close(self) -> None:
+        """Close this process's Kafka clients (before the broker goes away, so they do not retry into the void)."""
+        state = current_app.extensions["atomicseats.kafka"]
+        with self._lock:
+            clients = [state["producer"], state["admin"], state["offsets"]]
+            state["producer"] = state["admin"] = state["offsets"] = None
+        for client in clients:
+            if client is not None:
+                client.close()
 
     def reset_producer(self) -> None:
         """Drop a producer that failed, so the next call connects afresh."""

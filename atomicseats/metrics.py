@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -67,7 +66,6 @@ def init_app(app: Flask) -> None:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         ),
-        "kafka_consumer": None,
     }
     registry.register(SiteCollector(app))
     app.before_request(_start_timer)
@@ -172,7 +170,7 @@ class SiteCollector:
 
         group = current_app.config["KAFKA_CONSUMER_GROUP"]
         committed = kafka_ext.admin().list_group_offsets({group: None}).get(group, {})
-        consumer = _offsets_consumer()
+        consumer = kafka_ext.offsets_consumer()
         timeout = current_app.config["KAFKA_REQUEST_TIMEOUT_MS"]
         with _kafka_lock:
             partitions = [
@@ -196,21 +194,3 @@ class SiteCollector:
         for topic, value in sorted(totals.items()):
             lag.add_metric([group, topic], value)
         yield lag
-
-
-def _offsets_consumer() -> Any:
-    """A group-less consumer kept per process, used only to read partition metadata and offsets."""
-    from kafka import KafkaConsumer
-
-    state = current_app.extensions[_STATE]
-    with _kafka_lock:
-        if state["kafka_consumer"] is None:
-            cfg = current_app.config
-            state["kafka_consumer"] = KafkaConsumer(
-                bootstrap_servers=cfg["KAFKA_BOOTSTRAP_SERVERS"].split(","),
-                group_id=None,
-                enable_auto_commit=False,
-                bootstrap_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
-                metadata_max_age_ms=5000,
-            )
-        return state["kafka_consumer"]

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from atomicseats import create_app
 from atomicseats.config import TestConfig
-from atomicseats.extensions import db
+from atomicseats.extensions import db, kafka_ext
 from tests.factories import ApiClient, Factory
 from tests.services import ROOT, KafkaBroker, Process, start_flask_command, start_web, wait_for
 
@@ -147,7 +147,9 @@ def app(settings: dict[str, str]):
         from flask_migrate import upgrade
 
         upgrade()
-    return app
+    yield app
+    with app.app_context():
+        kafka_ext.close()
 
 
 @pytest.fixture(scope="session")

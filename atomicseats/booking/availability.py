@@ -37,6 +37,15 @@ _SEATS = text(
     """
 )
 
+_STATUSES = text(
+    """
+    SELECT id, CASE WHEN booking_id IS NOT NULL THEN 'booked'
+                    WHEN hold_expires_at > :now THEN 'held'
+                    ELSE 'available' END AS status
+    FROM seats WHERE event_id = :e
+    """
+)
+
 
 def counts_for(session: Session, event_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
     """``{event_id: {total, available, held, booked}}`` for several events in one query."""
@@ -60,3 +69,14 @@ def counts(session: Session, event_id: int, now: datetime) -> dict[str, int]:
 def seats(session: Session, event_id: int, now: datetime) -> list[dict[str, Any]]:
     """Every seat with its status and the seconds left on a hold; never who holds or booked it."""
     return [dict(row._mapping) for row in session.execute(_SEATS, {"e": event_id, "now": now})]
+
+
+def statuses(session: Session, event_id: int, now: datetime) -> list[dict[str, Any]]:
+    """``{id, status}`` of every seat: the full state a live seat map resyncs to on (re)join.
+
+    Only the two columns it needs, without the join and sort of :func:`seats`: a join of a 20,000-seat
+    map costs about a fifth of the CPU, and 500 maps join at once when a sale opens.
+    """
+    return [
+        {"id": seat_id, "status": status} for seat_id, status in session.execute(_STATUSES, {"e": event_id, "now": now})
+    ]

@@ -31,17 +31,22 @@ def on_join_event(data):
         return {"ok": False, "error": "no such event"}
     join_room(publish.event_room(event_id))
     now = utcnow()
-    seats = availability.seats(db.session, event_id, now)
+    seats = availability.statuses(db.session, event_id, now)
     counts = availability.counts(db.session, event_id, now)
     db.session.rollback()
     emit(
         "seat_status",
         {
             "event_id": event_id,
-            "seats": [{"id": s["id"], "status": s["status"]} for s in seats],
+            "seats": seats,
             "availability": counts,
             "full": True,
         },
+        # Straight to this one client, which is connected to this process: through the message queue, every
+        # web process would receive and unpickle every map of every join, and a burst of joins (a sale
+        # opening) overflowed Redis's pub/sub output buffer, which drops the subscriber and with it the
+        # seat updates published until it has reconnected.
+        ignore_queue=True,
     )
     return {"ok": True}
 

@@ -62,3 +62,37 @@ def test_seat_status_from_a_hold_on_process_a_reaches_a_seat_map_on_process_b(tw
         assert update["availability"]["held"] == 1
     finally:
         seat_map.disconnect()
+
+
+def test_joining_sends_the_full_map_to_the_joiner_alone_not_through_the_message_queue(
+    live_server, factory, redis_client, settings
+) -> None:
+    """A sale opening means hundreds of joins at once. Each full map is the size of the event (700 KB for 20,000
+    seats); published on the queue, every web process had to read every one, Redis dropped the lagging
+    subscriber at its pub/sub output-buffer limit, and seat updates published until it reconnected were lost
+    for every map (found by ``bench/live.py``). Only changes for many maps belong on the queue."""
+    event = factory.event()
+    name = settings["REDIS_PREFIX"] + "socketio"
+    channel = redis_client.pubsub()
+    channel.subscribe(name)
+    assert channel.get_message(timeout=5)["type"] == "subscribe"
+    seat_map = socketio.Client(reconnection=False)
+    fulls: queue.Queue[dict] = queue.Queue()
+    seat_map.on("seat_status", fulls.put)
+    seat_map.connect(live_server, transports=["websocket"], wait_timeout=10)
+    try:
+        assert seat_map.call("join_event", {"event_id": event.id}, timeout=10) == {"ok": True}
+        full = fulls.get(timeout=10)
+        assert full["full"] is True
+        assert len(full["seats"]) == len(factory.seat_ids(event.id))
+        # The server emits before it acks, so whatever the join published reached Redis before this marker
+        # (the web processes' listeners skip it: it is not a Socket.IO message).
+        redis_client.publish(name, b"end-of-join")
+        published = []
+        while (message := channel.get_message(timeout=5)) is not None and message["data"] != b"end-of-join":
+            published.append(message["data"][:80])
+        assert message is not None, "the marker never came back"
+        assert published == []
+    finally:
+        seat_map.disconnect()
+        channel.close()

@@ -76,6 +76,9 @@ class Config:
     # Checkout pipeline (docs/pipeline.md). A booking pending this long after its message left the outbox is
     # re-driven from PostgreSQL straight to RQ, so nothing depends on Kafka (or a worker) keeping it.
     REDRIVE_AFTER_SECONDS = _int("REDRIVE_AFTER_SECONDS", 30)
+    # Outbox rows sent longer ago than this are deleted: past the email re-drive window (a day), nothing reads
+    # them again, and an outbox that only grows makes every scan of it slower.
+    OUTBOX_RETENTION_SECONDS = _int("OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
     PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulated")
     PAYMENT_TIMEOUT_SECONDS = float(os.environ.get("PAYMENT_TIMEOUT_SECONDS", "10"))
     # The simulated provider's "slow" test card answers after this long (to exercise a worker dying mid-payment).

@@ -19,6 +19,7 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_unsent", "id", postgresql_where="sent_at IS NULL"),
+        Index("ix_outbox_sent_at", "sent_at", postgresql_where="sent_at IS NOT NULL"),
         Index("ix_outbox_booking_id", text("(payload->>'booking_id')"), postgresql_where="topic = 'booking-requests'"),
     )
 

@@ -89,6 +89,10 @@ class Config:
     EMAIL_RETRY_INTERVALS = os.environ.get("EMAIL_RETRY_INTERVALS", "5,30,120")
     RQ_JOB_TIMEOUT = _int("RQ_JOB_TIMEOUT", 60)
 
+    # When set, GET /metrics wants "Authorization: Bearer <it>" (Prometheus's authorization setting): request
+    # counts, queue depths and lags are for the operators, not for anyone who finds the URL.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     # A moving window means "10 per minute" holds for any minute, not 20 across a window boundary.
     RATELIMIT_STRATEGY = "moving-window"

@@ -13,6 +13,7 @@ Two kinds of series, because AtomicSeats runs as several processes:
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
@@ -89,6 +90,16 @@ def _observe(response: Response) -> Response:
 
 @bp.get("/metrics")
 def metrics():
+    expected = current_app.config["METRICS_TOKEN"]
+    if expected:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            return Response(
+                "Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.\n",
+                401,
+                {"WWW-Authenticate": 'Bearer realm="metrics"'},
+                mimetype="text/plain",
+            )
     registry = current_app.extensions[_STATE]["registry"]
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 

@@ -90,3 +90,18 @@ def test_holds_bookings_outbox_and_kafka_lag_move(client, api, factory, app, mon
     lag_after = sum(v for (name, labels), v in relayed.items() if name == "atomicseats_kafka_consumer_lag")
     assert lag_after - lag_before == sent >= 1
     assert value(relayed, "atomicseats_kafka_consumer_lag", group=group, topic="booking-requests") >= 1
+
+
+def test_with_a_metrics_token_set_a_scrape_needs_it(app, client):
+    app.config["METRICS_TOKEN"] = token = uuid.uuid4().hex
+    try:
+        anonymous = client.get("/metrics")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+        assert b"atomicseats_" not in anonymous.data
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        allowed = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert allowed.status_code == 200
+        assert b"atomicseats_http_requests_total" in allowed.data
+    finally:
+        app.config["METRICS_TOKEN"] = ""

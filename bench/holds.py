@@ -37,6 +37,7 @@ def _client_process(
     results: list[tuple[int, float]] = []
     lock = threading.Lock()
     slices = [jobs[i::threads] for i in range(threads)]
+    ran_out = threading.Event()
     measure_from = time.perf_counter() + warmup
     deadline = measure_from + seconds
 
@@ -53,6 +54,8 @@ def _client_process(
             if start >= measure_from:
                 local.append((response.status, time.perf_counter() - start))
         conn.close()
+        if time.perf_counter() < deadline:  # out of jobs early: requests/s over the window would be too low
+            ran_out.set()
         with lock:
             results.extend(local)
 
@@ -61,7 +64,7 @@ def _client_process(
         t.start()
     for t in pool:
         t.join()
-    out.put(results)
+    out.put((results, ran_out.is_set()))
 
 
 def drive(port: int, jobs: list, concurrency: int, warmup: float, seconds: float) -> dict:
@@ -80,7 +83,10 @@ def drive(port: int, jobs: list, concurrency: int, warmup: float, seconds: float
     ]
     for p in procs:
         p.start()
-    results = [r for _ in procs for r in out.get()]
+    outcomes = [out.get() for _ in procs]
+    if any(ran_out for _, ran_out in outcomes):
+        raise SystemExit("a client ran out of jobs before the end of the phase: give the phase a larger budget")
+    results = [r for rs, _ in outcomes for r in rs]
     for p in procs:
         p.join()
     latencies = [lat * 1000 for _, lat in results]

@@ -43,7 +43,7 @@ def on_join_event(data):
             "full": True,
         },
         # Straight to this one client, which is connected to this process: through the message queue, every
-        # web process would receive and unpickle every map of every join, and a burst of joins (a sale
+        # web process would receive and decode every map of every join, and a burst of joins (a sale
         # opening) overflowed Redis's pub/sub output buffer, which drops the subscriber and with it the
         # seat updates published until it has reconnected.
         ignore_queue=True,

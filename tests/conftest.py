@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 import pytest
 import redis
+import sqlalchemy.exc
 from sqlalchemy import text
 
 from atomicseats import create_app
@@ -188,11 +190,29 @@ def clean_state(request, app, redis_client, settings) -> Iterator[None]:
     """
     yield
     with app.app_context():
-        db.session.remove()
-        db.session.execute(text(f"TRUNCATE {TABLES} CASCADE"))
-        db.session.commit()
-        db.session.remove()
+        truncate_tables()
     wipe_redis(redis_client, settings["REDIS_PREFIX"])
+
+
+def truncate_tables(attempts: int = 5) -> None:
+    """TRUNCATE every table, again if PostgreSQL picks it as a deadlock victim.
+
+    TRUNCATE takes its exclusive locks table by table while the session's scheduler and workers keep running
+    their queries, which lock tables in another order; PostgreSQL then aborts one side, and a run once failed
+    in teardown on exactly that.
+    """
+    for attempt in range(1, attempts + 1):
+        db.session.remove()
+        try:
+            db.session.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+            db.session.commit()
+            return
+        except sqlalchemy.exc.OperationalError as exc:
+            db.session.rollback()
+            if not isinstance(exc.orig, psycopg2.errors.DeadlockDetected) or attempt == attempts:
+                raise
+        finally:
+            db.session.remove()
 
 
 @pytest.fixture

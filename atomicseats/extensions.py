@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import Config, Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -81,40 +83,44 @@ class KafkaExtension:
     def topic(name: str) -> str:
         return current_app.config["KAFKA_TOPIC_PREFIX"] + name
 
+    def _client(self, name: str, make: Callable[[Config], Any]) -> Any:
+        """This process's client ``name``, made by ``make(app.config)`` on first use (it connects as it is made)."""
+        state = current_app.extensions["atomicseats.kafka"]
+        with self._lock:
+            if state[name] is None:
+                state[name] = make(current_app.config)
+            return state[name]
+
     def producer(self):
         from kafka import KafkaProducer
 
-        state = current_app.extensions["atomicseats.kafka"]
-        with self._lock:
-            if state["producer"] is None:
-                cfg = current_app.config
-                state["producer"] = KafkaProducer(
-                    bootstrap_servers=cfg["KAFKA_BOOTSTRAP_SERVERS"].split(","),
-                    acks="all",
-                    linger_ms=2,
-                    request_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
-                    max_block_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
-                    bootstrap_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
-                    key_serializer=lambda k: str(k).encode(),
-                    value_serializer=lambda v: v if isinstance(v, bytes) else v.encode(),
-                )
-            return state["producer"]
+        return self._client(
+            "producer",
+            lambda cfg: KafkaProducer(
+                bootstrap_servers=cfg["KAFKA_BOOTSTRAP_SERVERS"].split(","),
+                acks="all",
+                linger_ms=2,
+                request_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                max_block_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                bootstrap_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                key_serializer=lambda k: str(k).encode(),
+                value_serializer=lambda v: v if isinstance(v, bytes) else v.encode(),
+            ),
+        )
 
     def admin(self):
         """One admin client per process: it reconnects by itself, and a client per call would leak sockets."""
         from kafka import KafkaAdminClient
 
-        state = current_app.extensions["atomicseats.kafka"]
-        with self._lock:
-            if state["admin"] is None:
-                timeout = current_app.config["KAFKA_REQUEST_TIMEOUT_MS"]
-                state["admin"] = KafkaAdminClient(
-                    bootstrap_servers=current_app.config["KAFKA_BOOTSTRAP_SERVERS"].split(","),
-                    request_timeout_ms=timeout,
-                    bootstrap_timeout_ms=timeout,
-                    reconnect_backoff_max_ms=1000,
-                )
-            return state["admin"]
+        return self._client(
+            "admin",
+            lambda cfg: KafkaAdminClient(
+                bootstrap_servers=cfg["KAFKA_BOOTSTRAP_SERVERS"].split(","),
+                request_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                bootstrap_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                reconnect_backoff_max_ms=1000,
+            ),
+        )
 
     def offsets_consumer(self):
         """A group-less consumer per process, used only to read partition metadata and offsets (metrics).
@@ -123,18 +129,16 @@ class KafkaExtension:
         """
         from kafka import KafkaConsumer
 
-        state = current_app.extensions["atomicseats.kafka"]
-        with self._lock:
-            if state["offsets"] is None:
-                cfg = current_app.config
-                state["offsets"] = KafkaConsumer(
-                    bootstrap_servers=cfg["KAFKA_BOOTSTRAP_SERVERS"].split(","),
-                    group_id=None,
-                    enable_auto_commit=False,
-                    bootstrap_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
-                    metadata_max_age_ms=5000,
-                )
-            return state["offsets"]
+        return self._client(
+            "offsets",
+            lambda cfg: KafkaConsumer(
+                bootstrap_servers=cfg["KAFKA_BOOTSTRAP_SERVERS"].split(","),
+                group_id=None,
+                enable_auto_commit=False,
+                bootstrap_timeout_ms=cfg["KAFKA_REQUEST_TIMEOUT_MS"],
+                metadata_max_age_ms=5000,
+            ),
+        )
 
     def close(self) -> None:
         """Close this process's Kafka clients (before the broker goes away, so they do not retry into the void)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,19 +34,28 @@ def two_web_processes(server_env: dict[str, str], run_dir: Path, app) -> Iterato
             proc.stop()
 
 
+@contextmanager
+def joined_seat_map(url: str, event_id: int) -> Iterator[tuple[dict, queue.Queue[dict]]]:
+    """A seat map connected to ``url`` and in the event's room: its full state, and the queue of later updates."""
+    updates: queue.Queue[dict] = queue.Queue()
+    seat_map = socketio.Client(reconnection=False)
+    seat_map.on("seat_status", updates.put)
+    seat_map.connect(url, transports=["websocket"], wait_timeout=10)
+    try:
+        assert seat_map.call("join_event", {"event_id": event_id}, timeout=10) == {"ok": True}
+        full = updates.get(timeout=10)
+        assert full["full"] is True
+        yield full, updates
+    finally:
+        seat_map.disconnect()
+
+
 def test_seat_status_from_a_hold_on_process_a_reaches_a_seat_map_on_process_b(two_web_processes, factory) -> None:
     url_a, url_b = two_web_processes
     event = factory.event()
     seat = factory.seat_ids(event.id)[0]
     token = factory.token(factory.user())
-    updates: queue.Queue[dict] = queue.Queue()
-    seat_map = socketio.Client(reconnection=False)
-    seat_map.on("seat_status", updates.put)
-    seat_map.connect(url_b, transports=["websocket"], wait_timeout=10)
-    try:
-        assert seat_map.call("join_event", {"event_id": event.id}, timeout=10) == {"ok": True}
-        full = updates.get(timeout=10)
-        assert full["full"] is True
+    with joined_seat_map(url_b, event.id) as (full, updates):
         assert {s["id"]: s["status"] for s in full["seats"]}[seat] == "available"
 
         r = requests.post(
@@ -60,8 +70,6 @@ def test_seat_status_from_a_hold_on_process_a_reaches_a_seat_map_on_process_b(tw
         assert update["event_id"] == event.id
         assert update["seats"] == [{"id": seat, "status": "held"}]
         assert update["availability"]["held"] == 1
-    finally:
-        seat_map.disconnect()
 
 
 def test_joining_sends_the_full_map_to_the_joiner_alone_not_through_the_message_queue(
@@ -74,25 +82,18 @@ def test_joining_sends_the_full_map_to_the_joiner_alone_not_through_the_message_
     event = factory.event()
     name = settings["REDIS_PREFIX"] + "socketio"
     channel = redis_client.pubsub()
-    channel.subscribe(name)
-    assert channel.get_message(timeout=5)["type"] == "subscribe"
-    seat_map = socketio.Client(reconnection=False)
-    fulls: queue.Queue[dict] = queue.Queue()
-    seat_map.on("seat_status", fulls.put)
-    seat_map.connect(live_server, transports=["websocket"], wait_timeout=10)
     try:
-        assert seat_map.call("join_event", {"event_id": event.id}, timeout=10) == {"ok": True}
-        full = fulls.get(timeout=10)
-        assert full["full"] is True
-        assert len(full["seats"]) == len(factory.seat_ids(event.id))
-        # The server emits before it acks, so whatever the join published reached Redis before this marker
-        # (the web processes' listeners skip it: it is not a Socket.IO message).
-        redis_client.publish(name, b"end-of-join")
-        published = []
-        while (message := channel.get_message(timeout=5)) is not None and message["data"] != b"end-of-join":
-            published.append(message["data"][:80])
-        assert message is not None, "the marker never came back"
-        assert published == []
+        channel.subscribe(name)
+        assert channel.get_message(timeout=5)["type"] == "subscribe"
+        with joined_seat_map(live_server, event.id) as (full, _):
+            assert len(full["seats"]) == len(factory.seat_ids(event.id))
+            # The server emits before it acks, so whatever the join published reached Redis before this marker
+            # (the web processes' listeners skip it: it is not a Socket.IO message).
+            redis_client.publish(name, b"end-of-join")
+            published = []
+            while (message := channel.get_message(timeout=5)) is not None and message["data"] != b"end-of-join":
+                published.append(message["data"][:80])
+            assert message is not None, "the marker never came back"
+            assert published == []
     finally:
-        seat_map.disconnect()
         channel.close()

@@ -22,13 +22,16 @@ _COUNTS = text(
     """
 )
 
+# A seat's status (on seats aliased ``s``): the one definition that the seat list and a map's full state share.
+_STATUS = (
+    "CASE WHEN s.booking_id IS NOT NULL THEN 'booked' WHEN s.hold_expires_at > :now THEN 'held' ELSE 'available' END"
+)
+
 _SEATS = text(
-    """
+    f"""
     SELECT s.id, s.label, s.row_label, s.number, s.kind, s.x, s.y,
            sec.name AS section, COALESCE(sec.price_cents, e.price_cents) AS price_cents,
-           CASE WHEN s.booking_id IS NOT NULL THEN 'booked'
-                WHEN s.hold_expires_at > :now THEN 'held'
-                ELSE 'available' END AS status,
+           {_STATUS} AS status,
            CASE WHEN s.booking_id IS NULL AND s.hold_expires_at > :now
                 THEN CEIL(EXTRACT(EPOCH FROM s.hold_expires_at - :now))::int END AS hold_expires_in
     FROM seats s JOIN events e ON e.id = s.event_id LEFT JOIN sections sec ON sec.id = s.section_id
@@ -37,14 +40,7 @@ _SEATS = text(
     """
 )
 
-_STATUSES = text(
-    """
-    SELECT id, CASE WHEN booking_id IS NOT NULL THEN 'booked'
-                    WHEN hold_expires_at > :now THEN 'held'
-                    ELSE 'available' END AS status
-    FROM seats WHERE event_id = :e
-    """
-)
+_STATUSES = text(f"SELECT s.id, {_STATUS} AS status FROM seats s WHERE s.event_id = :e")
 
 
 def counts_for(session: Session, event_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from atomicseats import dbapi
 from atomicseats.booking import gate, outbox, publish
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
 from atomicseats.booking.seat_selection import SeatState, choose_block
@@ -87,45 +88,58 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-_EVENT = text(
-    "SELECT id, status, seating, hold_seconds, max_per_order, ends_at, price_cents, host_id FROM events WHERE id = :e"
+# The statements every hold runs go straight to psycopg2 (atomicseats/dbapi.py), hence ``%(name)s``.
+_EVENT = (
+    "SELECT id, status, seating, hold_seconds, max_per_order, ends_at, price_cents, host_id "
+    "FROM events WHERE id = %(e)s"
 )
-_INSERT_HOLD = text(
-    """
+_INSERT_HOLD = """
     INSERT INTO holds (id, event_id, user_id, quantity, status, expires_at, created_at, waitlist_entry_id)
-    VALUES (:h, :e, :u, :q, 'active', :exp, :now, :w)
+    VALUES (%(h)s, %(e)s, %(u)s, %(q)s, 'active', %(exp)s, %(now)s, %(w)s)
     ON CONFLICT (user_id, event_id) WHERE status IN ('active', 'checkout') DO NOTHING
     RETURNING id
-    """
-)
+"""
+# A hold request's first statement: read the event and, when the request may hold seats on it, insert the
+# hold in the same round trip. The WHERE clause is the one _check_request applies to the row, so a hold is
+# inserted exactly when no rule refuses it (a live hold of the same user is left to _insert_hold).
+_EVENT_AND_HOLD = """
+    WITH ev AS (
+      SELECT id, status, seating, hold_seconds, max_per_order, ends_at, price_cents, host_id
+      FROM events WHERE id = %(e)s),
+    inserted AS (
+      INSERT INTO holds (id, event_id, user_id, quantity, status, expires_at, created_at)
+      SELECT %(h)s, ev.id, %(u)s, %(q)s, 'active', %(now)s + make_interval(secs => ev.hold_seconds), %(now)s
+      FROM ev
+      WHERE ev.status = 'on_sale' AND ev.ends_at > %(now)s AND %(q)s <= ev.max_per_order
+        AND NOT (ev.seating = 'general' AND %(listed)s)
+      ON CONFLICT (user_id, event_id) WHERE status IN ('active', 'checkout') DO NOTHING
+      RETURNING id)
+    SELECT ev.*, EXISTS (SELECT FROM inserted) AS hold_inserted FROM ev
+"""
 _OWN_STALE = text(
     "SELECT id FROM holds WHERE user_id = :u AND event_id = :e AND status = 'active' AND expires_at <= :now"
 )
-_CLAIM_LISTED = text(
-    """
+_CLAIM_LISTED = """
     WITH claimed AS (
-      UPDATE seats SET hold_id = :h, hold_expires_at = :exp
-      WHERE id IN (SELECT id FROM seats WHERE event_id = :e AND id = ANY(:ids) AND booking_id IS NULL
-                   AND (hold_expires_at IS NULL OR hold_expires_at <= :now) ORDER BY id FOR UPDATE)
+      UPDATE seats SET hold_id = %(h)s, hold_expires_at = %(exp)s
+      WHERE id IN (SELECT id FROM seats WHERE event_id = %(e)s AND id = ANY(%(ids)s) AND booking_id IS NULL
+                   AND (hold_expires_at IS NULL OR hold_expires_at <= %(now)s) ORDER BY id FOR UPDATE)
       RETURNING id, label, section_id),
-    recorded AS (INSERT INTO hold_seats (hold_id, seat_id) SELECT :h, id FROM claimed)
-    SELECT c.id, c.label, sec.name AS section, COALESCE(sec.price_cents, :ga_price) AS price_cents
+    recorded AS (INSERT INTO hold_seats (hold_id, seat_id) SELECT %(h)s, id FROM claimed)
+    SELECT c.id, c.label, sec.name AS section, COALESCE(sec.price_cents, %(ga_price)s) AS price_cents
     FROM claimed c LEFT JOIN sections sec ON sec.id = c.section_id ORDER BY c.id
-    """
-)
-_CLAIM_PLACES = text(
-    """
+"""
+_CLAIM_PLACES = """
     WITH picked AS (
-      SELECT id FROM seats WHERE event_id = :e AND booking_id IS NULL
-        AND (hold_expires_at IS NULL OR hold_expires_at <= :now)
-      ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED),
+      SELECT id FROM seats WHERE event_id = %(e)s AND booking_id IS NULL
+        AND (hold_expires_at IS NULL OR hold_expires_at <= %(now)s)
+      ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED),
     claimed AS (
-      UPDATE seats SET hold_id = :h, hold_expires_at = :exp WHERE id IN (SELECT id FROM picked)
+      UPDATE seats SET hold_id = %(h)s, hold_expires_at = %(exp)s WHERE id IN (SELECT id FROM picked)
       RETURNING id, label),
-    recorded AS (INSERT INTO hold_seats (hold_id, seat_id) SELECT :h, id FROM claimed)
-    SELECT id, label, NULL AS section, :ga_price AS price_cents FROM claimed ORDER BY id
-    """
-)
+    recorded AS (INSERT INTO hold_seats (hold_id, seat_id) SELECT %(h)s, id FROM claimed)
+    SELECT id, label, NULL AS section, %(ga_price)s AS price_cents FROM claimed ORDER BY id
+"""
 
 
 def create_hold(
@@ -156,18 +170,25 @@ def _create_hold(
         with transaction() as session:
             if idempotency is not None and (replay := idempotency.begin(session)) is not None:
                 return replay
-            event = _sellable_event(session, event_id, user, now)
+            hold_id = uuid.uuid4()
             wanted = len(request.seat_ids) if request.seat_ids is not None else request.quantity
-            field_name = "seat_ids" if request.seat_ids is not None else "quantity"
-            if wanted > event.max_per_order:
-                raise Invalid(
-                    f"At most {event.max_per_order} seats per order for this event.",
-                    code="too_many_seats",
-                    details={"fields": {field_name: f"at most {event.max_per_order}"}},
-                )
-            if event.seating == "general" and request.seat_ids is not None:
-                raise Invalid.field("seat_ids", "general admission events take a quantity, not seat ids")
-            claim = claim_in(session, event, user.id, request, now, now + timedelta(seconds=event.hold_seconds))
+            event = dbapi.first(
+                session,
+                _EVENT_AND_HOLD,
+                {
+                    "e": event_id,
+                    "h": hold_id,
+                    "u": user.id,
+                    "q": wanted,
+                    "now": now,
+                    "listed": request.seat_ids is not None,
+                },
+            )
+            _check_request(event, user, request, wanted, now)
+            expires_at = now + timedelta(seconds=event.hold_seconds)
+            claim = claim_in(
+                session, event, user.id, request, now, expires_at, hold_id=hold_id, hold_inserted=event.hold_inserted
+            )
             view = HoldView(
                 claim.hold_id,
                 event_id,
@@ -212,16 +233,19 @@ def claim_in(
     expires_at: datetime,
     *,
     waitlist_entry_id: uuid.UUID | None = None,
+    hold_id: uuid.UUID | None = None,
+    hold_inserted: bool = False,
 ) -> Claim:
     """The one code path that claims seats: insert the hold, pass the Redis gate, make it true in PostgreSQL.
 
-    Runs in the caller's transaction (a hold request, or a waitlist offer). If it raises, its Redis claim is
-    already undone; if the caller's transaction fails afterwards, the caller calls :func:`undo_claim`, and
-    after commit :func:`after_claim`.
+    Runs in the caller's transaction (a hold request, or a waitlist offer). ``hold_inserted``: the caller
+    already inserted hold ``hold_id`` in this transaction. If it raises, its Redis claim is already undone; if
+    the caller's transaction fails afterwards, the caller calls :func:`undo_claim`, and after commit
+    :func:`after_claim`.
     """
-    claim = Claim(uuid.uuid4(), expires_at)
+    claim = Claim(hold_id or uuid.uuid4(), expires_at)
     try:
-        _claim(session, event, user_id, request, now, claim, waitlist_entry_id)
+        _claim(session, event, user_id, request, now, claim, waitlist_entry_id, hold_inserted)
     except BaseException:
         undo_claim(event.id, claim)
         raise
@@ -236,10 +260,12 @@ def _claim(
     now: datetime,
     claim: Claim,
     waitlist_entry_id: uuid.UUID | None,
+    hold_inserted: bool,
 ) -> None:
     event_id, hold_id, expires_at = event.id, claim.hold_id, claim.expires_at
     wanted = len(request.seat_ids) if request.seat_ids is not None else request.quantity
-    claim.freed = _insert_hold(session, hold_id, event_id, user_id, wanted, expires_at, now, waitlist_entry_id)
+    if not hold_inserted:
+        claim.freed = _insert_hold(session, hold_id, event_id, user_id, wanted, expires_at, now, waitlist_entry_id)
     params = {"h": hold_id, "e": event_id, "exp": expires_at, "now": now, "ga_price": event.price_cents}
     if event.seating == "general":
         granted = wanted
@@ -249,7 +275,7 @@ def _claim(
             if granted == 0:
                 raise _not_enough(free)
             claim.gate_claim = ("places", granted)
-        seats = [dict(r._mapping) for r in session.execute(_CLAIM_PLACES, {**params, "n": granted})]
+        seats = [r._asdict() for r in dbapi.rows(session, _CLAIM_PLACES, {**params, "n": granted})]
         if len(seats) < wanted and not (request.allow_partial and seats):
             raise _not_enough(len(seats))
         claim.shortfall = wanted - len(seats)
@@ -260,7 +286,7 @@ def _claim(
         claim.gate_counts = _gate_claim(event_id, hold_id, seat_ids, expires_at, now)
         if claim.gate_counts is not None:
             claim.gate_claim = ("seats", seat_ids)
-        seats = [dict(r._mapping) for r in session.execute(_CLAIM_LISTED, {**params, "ids": seat_ids})]
+        seats = [r._asdict() for r in dbapi.rows(session, _CLAIM_LISTED, {**params, "ids": seat_ids})]
         if len(seats) < len(seat_ids):
             raise _seats_refused(session, event_id, seat_ids, {s["id"] for s in seats})
     claim.seats = seats
@@ -283,18 +309,26 @@ def after_claim(event_id: int, claim: Claim, now: datetime) -> None:
 
 def sale_event(session: Session, event_id: int) -> Any:
     """The event row that claiming needs (id, status, seating, hold_seconds, max_per_order, ...), or None."""
-    return session.execute(_EVENT, {"e": event_id}).first()
+    return dbapi.first(session, _EVENT, {"e": event_id})
 
 
-def _sellable_event(session: Session, event_id: int, user: User, now: datetime) -> Any:
-    event = sale_event(session, event_id)
+def _check_request(event: Any, user: User, request: HoldRequest, wanted: int, now: datetime) -> None:
+    """The rules a hold request must pass on the event's row (mirrored by _EVENT_AND_HOLD's WHERE clause)."""
     if event is None or (event.status == "draft" and user.role != "admin" and event.host_id != user.id):
         raise NotFound("No such event.")
     if event.status != "on_sale":
         raise Conflict(f"This event is not on sale (it is {event.status}).", code="event_not_on_sale")
     if event.ends_at <= now:
         raise Conflict("This event is over.", code="event_ended")
-    return event
+    if wanted > event.max_per_order:
+        field_name = "seat_ids" if request.seat_ids is not None else "quantity"
+        raise Invalid(
+            f"At most {event.max_per_order} seats per order for this event.",
+            code="too_many_seats",
+            details={"fields": {field_name: f"at most {event.max_per_order}"}},
+        )
+    if event.seating == "general" and request.seat_ids is not None:
+        raise Invalid.field("seat_ids", "general admission events take a quantity, not seat ids")
 
 
 def _insert_hold(
@@ -320,11 +354,11 @@ def _insert_hold(
         "now": now,
         "w": waitlist_entry_id,
     }
-    if session.execute(_INSERT_HOLD, params).first():
+    if dbapi.first(session, _INSERT_HOLD, params):
         return EndedHolds()
     stale = list(session.scalars(_OWN_STALE, params))
     freed = end_holds(session, stale, "expired", now)
-    if stale and session.execute(_INSERT_HOLD, params).first():
+    if stale and dbapi.first(session, _INSERT_HOLD, params):
         return freed
     existing = session.scalar(
         text("SELECT id FROM holds WHERE user_id = :u AND event_id = :e AND status IN ('active', 'checkout')"),

@@ -1,0 +1,26 @@
+"""Hot-path statements straight on psycopg2, on the session's own connection (so inside its transaction).
+
+SQLAlchemy's statement layer costs about 0.1 ms of CPU per statement on these machines (cache key, result
+metadata, row processors) on top of psycopg2's own cost, and a seat hold runs several statements in the one
+web process whose Python is the bottleneck (README, "Benchmarks"). The few statements every hold runs use
+this module; everything else goes through the Session as usual. Parameters use psycopg2's ``%(name)s`` style.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from psycopg2.extras import NamedTupleCursor
+from sqlalchemy.orm import Session
+
+
+def rows(session: Session, sql: str, params: dict[str, Any]) -> list[NamedTuple]:
+    """Every row of ``sql``, as named tuples; the session's transaction begins here if it has not yet."""
+    with session.connection().connection.cursor(cursor_factory=NamedTupleCursor) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+def first(session: Session, sql: str, params: dict[str, Any]) -> NamedTuple | None:
+    found = rows(session, sql, params)
+    return found[0] if found else None

@@ -86,7 +86,8 @@ def register_errorhandlers(app: Flask) -> None:
         status = error.code or 500
         headers = {}
         if status == 429:
-            retry_after = _retry_after()
+            # atomicseats.ratelimit says when; Flask-Limiter's own 429s leave it to its current limit
+            retry_after = getattr(error, "retry_after", None) or _retry_after()
             headers["Retry-After"] = str(retry_after)
             message = f"Too many requests; try again in {retry_after} s."
         else:

@@ -6,28 +6,19 @@ import uuid
 
 from flask import current_app, jsonify
 
+from atomicseats import ratelimit
 from atomicseats.api import bp
 from atomicseats.api.common import created, idempotency_for, json_body
 from atomicseats.auth import api_auth, api_user
 from atomicseats.booking import holds
-from atomicseats.extensions import limiter
 from atomicseats.models.base import utcnow
-
-
-def _hold_limit() -> str:
-    return current_app.config["HOLD_RATE_LIMIT"]
-
-
-def _per_user() -> str:
-    user = api_user()
-    return f"user:{user.id}" if user else "anonymous"
 
 
 @bp.post("/events/<int:event_id>/holds")
 @api_auth("attendee")
-@limiter.limit(_hold_limit, key_func=_per_user)
 def create_hold(event_id: int):
     user = api_user()
+    ratelimit.enforce(current_app.config["HOLD_RATE_LIMIT"], "holds", f"user:{user.id}")
     request_body = json_body(holds.HoldRequest)
     result = holds.create_hold(
         event_id, user, request_body, idempotency=idempotency_for(user.id, f"POST /events/{event_id}/holds")

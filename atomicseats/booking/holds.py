@@ -206,8 +206,9 @@ def _create_hold(
         if claim is not None:
             undo_claim(event_id, claim)
         raise
-    after_claim(event_id, claim, now)
-    publish.to_user(user.id, "hold_updated", body)
+    with publish.batch():
+        after_claim(event_id, claim, now)
+        publish.to_user(user.id, "hold_updated", body)
     return Created(view, body)
 
 

@@ -70,7 +70,10 @@ def raw_json() -> Any:
 
 
 def idempotency_for(user_id: int, scope: str) -> IdempotencyRequest | None:
-    return IdempotencyRequest.build(user_id, request.headers.get("Idempotency-Key"), scope, raw_json())
+    key = request.headers.get("Idempotency-Key")
+    if key is None:  # most requests: no need to parse the body a second time for a fingerprint
+        return None
+    return IdempotencyRequest.build(user_id, key, scope, raw_json())
 
 
 def created(result: Any, status: int = 201):

@@ -85,5 +85,32 @@ def test_redis_outage_degrades_holds_to_postgresql_alone(server_without_redis: s
     assert set(ready.json()["error"]["details"]["failing"]) == {"redis"}
 
 
+def test_without_redis_the_hold_rate_limit_still_counts_in_memory(server_env, run_dir: Path, factory) -> None:
+    """The hold limit lives in Redis; while Redis is unreachable the web process counts in its own memory."""
+    env = {
+        **server_env,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "SOCKETIO_MESSAGE_QUEUE": "",
+        "HOLD_RATE_LIMIT": "2 per minute",
+    }
+    proc, base = start_web(env, run_dir)
+    try:
+        event = factory.event()
+        seats = factory.seat_ids(event.id)
+        user = factory.user()
+        url = f"{base}/api/v1/events/{event.id}/holds"
+        answers = [
+            requests.post(url, json={"seat_ids": [seat]}, headers=_auth(factory, user), timeout=30)
+            for seat in seats[:3]
+        ]
+        assert [a.status_code for a in answers] == [201, 409, 429]
+        assert answers[2].json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(answers[2].headers["Retry-After"]) <= 60
+        other = requests.post(url, json={"seat_ids": [seats[3]]}, headers=_auth(factory, factory.user()), timeout=30)
+        assert other.status_code == 201  # per user, in memory as in Redis
+    finally:
+        proc.stop()
+
+
 def _auth(factory, user) -> dict[str, str]:
     return {"Authorization": f"Bearer {factory.token(user)}"}

@@ -10,15 +10,27 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import psycopg2
 from psycopg2.extras import NamedTupleCursor
 from sqlalchemy.orm import Session
 
 
 def rows(session: Session, sql: str, params: dict[str, Any]) -> list[NamedTuple]:
-    """Every row of ``sql``, as named tuples; the session's transaction begins here if it has not yet."""
-    with session.connection().connection.cursor(cursor_factory=NamedTupleCursor) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description is not None else []
+    """Every row of ``sql``, as named tuples; the session's transaction begins here if it has not yet.
+
+    A connection that died under the statement is invalidated as SQLAlchemy does for its own statements, so
+    the pool never hands it out again; the error itself reaches the caller (a 503 in a request).
+    """
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    try:
+        with raw.cursor(cursor_factory=NamedTupleCursor) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        if raw.closed:
+            connection.invalidate(exc)
+        raise
 
 
 def first(session: Session, sql: str, params: dict[str, Any]) -> NamedTuple | None:

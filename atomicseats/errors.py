@@ -17,7 +17,13 @@ from atomicseats.exceptions import Conflict, DomainError, Expired, Forbidden, In
 from atomicseats.extensions import db, limiter
 
 # A dependency that cannot be reached right now: the request gets a clean 503 instead of a 500 or a hang.
-OUTAGE_ERRORS = (sqlalchemy.exc.OperationalError, psycopg2.OperationalError, redis.ConnectionError, redis.TimeoutError)
+OUTAGE_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,  # "connection already closed", from the hot path's statements (atomicseats/dbapi.py)
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
 OUTAGE_RETRY_AFTER_SECONDS = 5
 
 STATUS_BY_KIND: dict[type[DomainError], int] = {

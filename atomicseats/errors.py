@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import psycopg2
@@ -15,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from atomicseats.exceptions import Conflict, DomainError, Expired, Forbidden, Invalid, NotFound
 from atomicseats.extensions import db, limiter
+from atomicseats.ratelimit import seconds_until_reset
 
 # A dependency that cannot be reached right now: the request gets a clean 503 instead of a 500 or a hang.
 OUTAGE_ERRORS = (
@@ -143,5 +142,5 @@ def _retry_after() -> int:
     current = limiter.current_limit
     if current is None:
         return 60
-    # Flask-Limiter's reset_at is int(window end + 1): clamp to the window so a 60 s limit never says 61.
-    return max(1, min(current.limit.get_expiry(), math.ceil(current.window.reset_time - time.time())))
+    # Flask-Limiter's reset_at is int(window end + 1): the window's own reset time, clamped to the window.
+    return seconds_until_reset(current.limit, current.window.reset_time)

@@ -64,5 +64,9 @@ def enforce(spec: str, scope: str, who: object) -> None:
         allowed = strategy.hit(item, *key)
     if not allowed:
         reset_at, _ = strategy.get_window_stats(item, *key)
-        retry_after = max(1, min(item.get_expiry(), math.ceil(reset_at - time.time())))
-        raise TooManyRequests(f"Too many requests; try again in {retry_after} s.", retry_after=retry_after)
+        raise TooManyRequests(retry_after=seconds_until_reset(item, reset_at))  # errors.py words the answer
+
+
+def seconds_until_reset(item: RateLimitItem, reset_time: float) -> int:
+    """Whole seconds until a window that resets at ``reset_time`` does (at least 1, at most the window)."""
+    return max(1, min(item.get_expiry(), math.ceil(reset_time - time.time())))

@@ -102,10 +102,8 @@ _INSERT_HOLD = """
 # A hold request's first statement: read the event and, when the request may hold seats on it, insert the
 # hold in the same round trip. The WHERE clause is the one _check_request applies to the row, so a hold is
 # inserted exactly when no rule refuses it (a live hold of the same user is left to _insert_hold).
-_EVENT_AND_HOLD = """
-    WITH ev AS (
-      SELECT id, status, seating, hold_seconds, max_per_order, ends_at, price_cents, host_id
-      FROM events WHERE id = %(e)s),
+_EVENT_AND_HOLD = f"""
+    WITH ev AS ({_EVENT}),
     inserted AS (
       INSERT INTO holds (id, event_id, user_id, quantity, status, expires_at, created_at)
       SELECT %(h)s, ev.id, %(u)s, %(q)s, 'active', %(now)s + make_interval(secs => ev.hold_seconds), %(now)s

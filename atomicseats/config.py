@@ -40,7 +40,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_size": _int("DB_POOL_SIZE", 20),
         "max_overflow": _int("DB_MAX_OVERFLOW", 20),
-        "pool_pre_ping": _bool("DB_POOL_PRE_PING", True),
+        "pool_pre_ping": _bool("DB_POOL_PRE_PING", False),  # see atomicseats/dbapi.py
         "connect_args": {"connect_timeout": 5},
     }
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

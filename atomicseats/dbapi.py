@@ -4,6 +4,12 @@ SQLAlchemy's statement layer costs about 0.1 ms of CPU per statement on these ma
 metadata, row processors) on top of psycopg2's own cost, and a seat hold runs several statements in the one
 web process whose Python is the bottleneck (README, "Benchmarks"). The few statements every hold runs use
 this module; everything else goes through the Session as usual. Parameters use psycopg2's ``%(name)s`` style.
+
+The pool does not ping a connection when it hands it out (``DB_POOL_PRE_PING``, off by default: a round trip
+on every request). A connection that died while it sat in the pool (PostgreSQL restarted) shows itself on the
+first statement instead, and every API request's first statement comes through here (the bearer-token
+lookup). Such a statement is run once more on a fresh connection: nothing ran before it in its transaction,
+and a transaction that never committed left nothing behind, so running it again is safe.
 """
 
 from __future__ import annotations
@@ -12,15 +18,43 @@ from typing import Any, NamedTuple
 
 import psycopg2
 from psycopg2.extras import NamedTupleCursor
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 
-def rows(session: Session, sql: str, params: dict[str, Any]) -> list[NamedTuple]:
+class _Disconnected(Exception):
+    def __init__(self, error: psycopg2.Error):
+        self.error = error
+
+
+def rows(session: Session | scoped_session, sql: str, params: dict[str, Any]) -> list[NamedTuple]:
     """Every row of ``sql``, as named tuples; the session's transaction begins here if it has not yet.
 
-    A connection that died under the statement is invalidated as SQLAlchemy does for its own statements, so
-    the pool never hands it out again; the error itself reaches the caller (a 503 in a request).
+    A connection that died under the statement is never handed out again: the pool is replaced (the others
+    of its generation are most likely dead too, as after a PostgreSQL restart). If the statement was the
+    first of its transaction it is run again on a fresh connection; otherwise the error reaches the caller
+    (a 503 in a request).
     """
+    if isinstance(session, scoped_session):  # the engine's transaction() hands out db.session itself
+        session = session()
+    first_of_transaction = not session.in_transaction()
+    try:
+        return _execute(session, sql, params)
+    except _Disconnected as gone:
+        if not first_of_transaction:
+            raise gone.error from None
+    session.rollback()
+    try:
+        return _execute(session, sql, params)
+    except _Disconnected as gone:
+        raise gone.error from None
+
+
+def first(session: Session | scoped_session, sql: str, params: dict[str, Any]) -> NamedTuple | None:
+    found = rows(session, sql, params)
+    return found[0] if found else None
+
+
+def _execute(session: Session, sql: str, params: dict[str, Any]) -> list[NamedTuple]:
     connection = session.connection()
     raw = connection.connection.dbapi_connection
     try:
@@ -28,11 +62,8 @@ def rows(session: Session, sql: str, params: dict[str, Any]) -> list[NamedTuple]
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else []
     except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-        if raw.closed:
-            connection.invalidate(exc)
-        raise
-
-
-def first(session: Session, sql: str, params: dict[str, Any]) -> NamedTuple | None:
-    found = rows(session, sql, params)
-    return found[0] if found else None
+        if not raw.closed:
+            raise
+        connection.invalidate(exc)
+        connection.engine.dispose()  # public API; checked-out connections finish their work and are dropped
+        raise _Disconnected(exc) from exc

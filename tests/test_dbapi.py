@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from atomicseats import dbapi
 from atomicseats.extensions import db
+from tests.services import wait_for
 
 
 def test_statements_run_in_the_sessions_transaction(ctx) -> None:
@@ -32,3 +33,45 @@ def test_a_connection_that_dies_under_a_statement_is_never_handed_out_again(ctx,
     assert connection.invalidated
     session.rollback()
     assert dbapi.first(session, "SELECT pg_backend_pid() AS pid", {}).pid != pid
+
+
+def _pool_of_dead_connections(app, database_url: str, size: int = 3) -> set[int]:
+    """Leave the app's pool holding only connections whose server processes are gone, as after a restart."""
+    with app.app_context():
+        db.engine.dispose()
+        held = [db.engine.connect() for _ in range(size)]
+        pids = {c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in held}
+        for c in held:
+            c.close()  # back to the pool, idle
+    killer = psycopg2.connect(database_url)
+    killer.autocommit = True
+    with killer.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (list(pids),))
+
+        def all_gone() -> bool:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (list(pids),))
+            return cursor.fetchone()[0] == 0
+
+        wait_for(all_gone, 10, "the terminated server processes to exit")
+    killer.close()
+    return pids
+
+
+def test_the_first_statement_of_a_transaction_runs_again_on_a_fresh_connection(app, database_url: str) -> None:
+    dead = _pool_of_dead_connections(app, database_url)
+    with app.app_context():
+        session = db.session()
+        row = dbapi.first(session, "SELECT pg_backend_pid() AS pid, 41 + 1 AS answer", {})
+        assert row.answer == 42
+        assert row.pid not in dead
+        session.rollback()
+        db.session.remove()
+
+
+def test_an_api_request_right_after_a_database_restart_is_answered(app, database_url: str, factory, api) -> None:
+    user = factory.user()
+    as_user = api.as_(user)
+    _pool_of_dead_connections(app, database_url)
+    response = as_user.get("/me")
+    assert response.status == 200, response.body
+    assert response.body["email"] == user.email

@@ -1,12 +1,14 @@
 """Hold throughput and latency against the real web server, next to a trivial JSON endpoint as baseline.
 
-Usage: ``.venv/bin/python bench/holds.py [--seconds 5] [--warmup 1] [--levels 1,8,32]``
+Usage: ``.venv/bin/python bench/holds.py [--seconds 5] [--warmup 1] [--levels 1,8,32] [--rounds 3]``
 
-Starts its own database and gunicorn (the Procfile's configuration), seeds one reserved event of 20,000
-seats and a user with a token per hold request, then, for each concurrency level, drives ``GET /health``
-(baseline) and ``POST /api/v1/events/{id}/holds`` (one free seat per request, so every hold should win)
-from client processes over keep-alive connections. Prints requests/s and p50/p99 latency, the hold/baseline
-ratio, and audits PostgreSQL afterwards: every 201 is one hold, no seat is held twice.
+Starts its own database and gunicorn (the Procfile's configuration), seeds reserved events of 20,000 seats and
+a user with a token per seat, then, for each concurrency level, drives ``GET /health`` (baseline) and
+``POST /api/v1/events/{id}/holds`` (one free seat per request, so every hold should win) from client processes
+over keep-alive connections. A level runs ``--rounds`` pairs of phases, baseline then holds, because a shared
+2-core machine drifts by tens of percent within minutes: each pair's ratio compares phases a few seconds apart,
+and the table shows the median of each figure over the rounds with the range of the ratio. Audits PostgreSQL
+afterwards: every 201 is one hold, no seat is held twice.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import http.client
 import json
 import multiprocessing as mp
 import platform
+import statistics
 import sys
 import tempfile
 import threading
@@ -106,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline/hold pairs per level; medians are shown")
     parser.add_argument(
         "--warmup", type=float, default=1.0, help="seconds run before measuring each phase (pool, threads, caches)"
     )
@@ -139,45 +143,76 @@ def main() -> None:
         ((_, host_token),) = make_users(conn, 1, role="host")
         buyers = make_users(conn, SEATS)
         conn.close()
-        event_id = _make_event(port, host_token)
-        seat_ids = _seat_ids(port, event_id)
+        seats = _SeatSupply(port, host_token, buyers)
 
         rows = []
-        next_buyer = 0
         for level in levels:
-            health = [("GET", "/health", None, {})] * 200_000
-            baseline = drive(port, health, level, args.warmup, args.seconds)
-            budget = min(len(buyers) - next_buyer, 6000 if level > 1 else 2500)
-            jobs = [
-                (
-                    "POST",
-                    f"/api/v1/events/{event_id}/holds",
-                    json.dumps({"seat_ids": [seat_ids[i]]}),
-                    {"Authorization": f"Bearer {buyers[i][1]}", "Content-Type": "application/json"},
-                )
-                for i in range(next_buyer, next_buyer + budget)
-            ]
-            holds = drive(port, jobs, level, args.warmup, args.seconds)
-            next_buyer += budget
-            rows.append((level, baseline, holds))
+            rounds = []
+            for _ in range(args.rounds):
+                health = [("GET", "/health", None, {})] * 200_000
+                baseline = drive(port, health, level, args.warmup, args.seconds)
+                holds = drive(port, seats.take(4000 if level > 1 else 1500), level, args.warmup, args.seconds)
+                rounds.append((baseline, holds))
+            rows.append((level, rounds))
 
-        audit = _audit(stack, event_id)
+        audits = [_audit(stack, event_id) for event_id in seats.events]
 
     print(f"\nAtomicSeats hold benchmark — {platform.node()}, {mp.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     server = "gthread -w 1 --threads 100 (as in the Procfile)" if args.server == "threading" else "gevent -w 1"
-    print(f"gunicorn -k {server}; clients: keep-alive, separate processes\n")
+    print(f"gunicorn -k {server}; clients: keep-alive, separate processes")
+    print(f"medians over {args.rounds} rounds of {args.seconds:g} s per phase; hold/baseline: median (min-max)\n")
     print(
         f"{'clients':>7} | {'/health req/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'hold req/s':>10} "
-        f"{'p50 ms':>7} {'p99 ms':>7} | {'hold/baseline':>13} | statuses"
+        f"{'p50 ms':>7} {'p99 ms':>7} | {'hold/baseline':>17} | statuses"
     )
-    for level, base, hold in rows:
+    for level, rounds in rows:
+        base = {k: statistics.median(b[k] for b, _ in rounds) for k in ("rps", "p50", "p99")}
+        hold = {k: statistics.median(h[k] for _, h in rounds) for k in ("rps", "p50", "p99")}
+        ratios = [h["rps"] / b["rps"] for b, h in rounds]
+        statuses: dict[int, int] = {}
+        for _, h in rounds:
+            for status, n in h["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + n
+        spread = f"{statistics.median(ratios):.0%} ({min(ratios):.0%}-{max(ratios):.0%})"
         print(
             f"{level:>7} | {base['rps']:>13.0f} {base['p50']:>7.1f} {base['p99']:>7.1f} | {hold['rps']:>10.0f} "
-            f"{hold['p50']:>7.1f} {hold['p99']:>7.1f} | {hold['rps'] / base['rps']:>12.0%} | {hold['statuses']}"
+            f"{hold['p50']:>7.1f} {hold['p99']:>7.1f} | {spread:>17} | {statuses}"
         )
-    print(f"\naudit: {audit}")
-    if not audit["ok"]:
+    ok = all(a["ok"] for a in audits)
+    print(f"\naudit: {dict(ok=ok, events=audits)}")
+    if not ok:
         sys.exit(1)
+
+
+class _SeatSupply:
+    """Hold requests for free seats, one seat and one buyer each; a new 20,000-seat event when one runs out.
+
+    A buyer may hold once per event, so buyer ``i`` takes seat ``i`` of every event.
+    """
+
+    def __init__(self, port: int, host_token: str, buyers: list[tuple[int, str]]):
+        self.port, self.host_token, self.buyers = port, host_token, buyers
+        self.events: list[int] = []
+        self._seat_ids: list[int] = []
+        self._next = 0
+
+    def take(self, count: int) -> list:
+        jobs = []
+        while len(jobs) < count:
+            if self._next == len(self._seat_ids):
+                self.events.append(_make_event(self.port, self.host_token))
+                self._seat_ids, self._next = _seat_ids(self.port, self.events[-1]), 0
+            i = self._next
+            jobs.append(
+                (
+                    "POST",
+                    f"/api/v1/events/{self.events[-1]}/holds",
+                    json.dumps({"seat_ids": [self._seat_ids[i]]}),
+                    {"Authorization": f"Bearer {self.buyers[i][1]}", "Content-Type": "application/json"},
+                )
+            )
+            self._next += 1
+        return jobs
 
 
 def _make_event(port: int, token: str) -> int:

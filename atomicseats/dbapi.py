@@ -36,6 +36,7 @@ def rows(session: Session | scoped_session, sql: str, params: dict[str, Any]) ->
     """
     if isinstance(session, scoped_session):  # the engine's transaction() hands out db.session itself
         session = session()
+    # No transaction yet (Session.add begins one too): a rollback and a second run lose nothing.
     first_of_transaction = not session.in_transaction()
     try:
         return _execute(session, sql, params)

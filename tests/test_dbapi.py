@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from atomicseats import dbapi
 from atomicseats.extensions import db
+from atomicseats.models import User
 from tests.services import wait_for
 
 
@@ -75,3 +76,17 @@ def test_an_api_request_right_after_a_database_restart_is_answered(app, database
     response = as_user.get("/me")
     assert response.status == 200, response.body
     assert response.body["email"] == user.email
+
+
+def test_a_statement_after_unflushed_changes_is_not_run_again(app, database_url: str) -> None:
+    """A rollback before the second run would drop the caller's pending objects without a word."""
+    _pool_of_dead_connections(app, database_url)
+    with app.app_context():
+        session = db.session()
+        pending = User(email="pending@example.com", name="Pending", password_hash="x", role="attendee")
+        session.add(pending)
+        with pytest.raises((psycopg2.OperationalError, psycopg2.InterfaceError)):
+            dbapi.first(session, "SELECT 1 AS one", {})
+        assert pending in session.new  # still the caller's to keep or to drop
+        session.rollback()
+        db.session.remove()

@@ -151,7 +151,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 health = [("GET", "/health", None, {})] * 200_000
                 baseline = drive(port, health, level, args.warmup, args.seconds)
-                holds = drive(port, seats.take(4000 if level > 1 else 1500), level, args.warmup, args.seconds)
+                holds = drive(port, seats.take(4000 if level > 1 else 2500), level, args.warmup, args.seconds)
                 rounds.append((baseline, holds))
             rows.append((level, rounds))
 

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, scoped_session
 
 
 class _Disconnected(Exception):
+    """The statement's connection was dead; carries psycopg2's error so that the caller sees the real one."""
+
     def __init__(self, error: psycopg2.Error):
         self.error = error
 

@@ -24,11 +24,7 @@ def test_a_connection_that_dies_under_a_statement_is_never_handed_out_again(ctx,
     session = db.session()
     pid = dbapi.first(session, "SELECT pg_backend_pid() AS pid", {}).pid
     connection = session.connection()
-    killer = psycopg2.connect(database_url)
-    killer.autocommit = True
-    with killer.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    killer.close()
+    _terminate(database_url, {pid})
     with pytest.raises((psycopg2.OperationalError, psycopg2.InterfaceError)):
         dbapi.rows(session, "SELECT 1", {})
     assert connection.invalidated
@@ -44,6 +40,12 @@ def _pool_of_dead_connections(app, database_url: str, size: int = 3) -> set[int]
         pids = {c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in held}
         for c in held:
             c.close()  # back to the pool, idle
+    _terminate(database_url, pids)
+    return pids
+
+
+def _terminate(database_url: str, pids: set[int]) -> None:
+    """End these PostgreSQL server processes, as a restart would, and wait until they are gone."""
     killer = psycopg2.connect(database_url)
     killer.autocommit = True
     with killer.cursor() as cursor:
@@ -55,7 +57,6 @@ def _pool_of_dead_connections(app, database_url: str, size: int = 3) -> set[int]
 
         wait_for(all_gone, 10, "the terminated server processes to exit")
     killer.close()
-    return pids
 
 
 def test_the_first_statement_of_a_transaction_runs_again_on_a_fresh_connection(app, database_url: str) -> None:

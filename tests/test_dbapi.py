@@ -5,31 +5,51 @@ from __future__ import annotations
 import psycopg2
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from atomicseats import dbapi
 from atomicseats.extensions import db
 from atomicseats.models import User
 from tests.services import wait_for
 
+_PID = dbapi.Statement("test_pid", "SELECT pg_backend_pid() AS pid, %(a)s::int + %(b)s AS answer")
+_ONE = dbapi.Statement("test_one", "SELECT 1 AS one")
+
 
 def test_statements_run_in_the_sessions_transaction(ctx) -> None:
     session = db.session()
-    dbapi.rows(session, "CREATE TEMP TABLE probe (n int) ON COMMIT DROP", {})
-    dbapi.rows(session, "INSERT INTO probe VALUES (%(n)s)", {"n": 7})
+    session.execute(text("CREATE TEMP TABLE probe (n int) ON COMMIT DROP"))
+    dbapi.rows(session, dbapi.Statement("test_probe_insert", "INSERT INTO probe VALUES (%(n)s)"), {"n": 7})
     assert session.execute(text("SELECT n FROM probe")).scalar_one() == 7  # same connection, same transaction
     session.rollback()
 
 
+def test_a_statement_is_prepared_once_per_connection_and_its_parameters_keep_their_names(ctx) -> None:
+    with db.engine.connect() as connection:
+        session = Session(bind=connection)  # one connection throughout, across the rollback
+        first = dbapi.first(session, _PID, {"b": 1, "a": 41})
+        assert first.answer == 42
+        session.rollback()  # prepared statements outlive the transaction
+        again = dbapi.first(session, _PID, {"a": 2, "b": 3})
+        assert (again.pid, again.answer) == (first.pid, 5)
+        prepared = session.execute(
+            text("SELECT statement FROM pg_prepared_statements WHERE name = 'test_pid'")
+        ).scalar_one()
+        assert prepared.endswith("SELECT pg_backend_pid() AS pid, $1::int + $2 AS answer")
+        session.close()
+
+
 def test_a_connection_that_dies_under_a_statement_is_never_handed_out_again(ctx, database_url: str) -> None:
     session = db.session()
-    pid = dbapi.first(session, "SELECT pg_backend_pid() AS pid", {}).pid
+    pid = dbapi.first(session, _PID, {"a": 0, "b": 0}).pid
     connection = session.connection()
     _terminate(database_url, {pid})
     with pytest.raises((psycopg2.OperationalError, psycopg2.InterfaceError)):
-        dbapi.rows(session, "SELECT 1", {})
+        dbapi.rows(session, _ONE, {})
     assert connection.invalidated
     session.rollback()
-    assert dbapi.first(session, "SELECT pg_backend_pid() AS pid", {}).pid != pid
+    # the fresh connection has none of the old one's prepared statements and prepares its own
+    assert dbapi.first(session, _PID, {"a": 0, "b": 0}).pid != pid
 
 
 def _pool_of_dead_connections(app, database_url: str, size: int = 3) -> set[int]:
@@ -63,7 +83,7 @@ def test_the_first_statement_of_a_transaction_runs_again_on_a_fresh_connection(a
     dead = _pool_of_dead_connections(app, database_url)
     with app.app_context():
         session = db.session()
-        row = dbapi.first(session, "SELECT pg_backend_pid() AS pid, 41 + 1 AS answer", {})
+        row = dbapi.first(session, _PID, {"a": 41, "b": 1})
         assert row.answer == 42
         assert row.pid not in dead
         session.rollback()
@@ -87,7 +107,7 @@ def test_a_statement_after_unflushed_changes_is_not_run_again(app, database_url:
         pending = User(email="pending@example.com", name="Pending", password_hash="x", role="attendee")
         session.add(pending)
         with pytest.raises((psycopg2.OperationalError, psycopg2.InterfaceError)):
-            dbapi.first(session, "SELECT 1 AS one", {})
+            dbapi.first(session, _ONE, {})
         assert pending in session.new  # still the caller's to keep or to drop
         session.rollback()
         db.session.remove()

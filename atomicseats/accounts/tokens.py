@@ -31,10 +31,11 @@ def issue(user: User, ttl_seconds: int, now: datetime | None = None) -> tuple[st
 
 
 # One statement on the hot path of every API call, straight on psycopg2 (atomicseats/dbapi.py).
-_RESOLVE = (
+_RESOLVE = dbapi.Statement(
+    "token_resolve",
     "SELECT u.id, u.email, u.name, u.password_hash, u.role, u.created_at, t.id AS token_id "
     "FROM api_tokens t JOIN users u ON u.id = t.user_id "
-    "WHERE t.token_hash = %(h)s AND t.revoked_at IS NULL AND t.expires_at > %(now)s"
+    "WHERE t.token_hash = %(h)s AND t.revoked_at IS NULL AND t.expires_at > %(now)s",
 )
 
 

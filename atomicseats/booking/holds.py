@@ -26,7 +26,7 @@ from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
 from atomicseats.models import User
-from atomicseats.models.base import utcnow
+from atomicseats.models.base import MAX_ID, utcnow
 
 BEST_AVAILABLE_ATTEMPTS = 3
 
@@ -34,7 +34,9 @@ BEST_AVAILABLE_ATTEMPTS = 3
 class HoldRequest(Spec):
     """Either ``seat_ids`` (exactly these, all or nothing) or a ``quantity`` (general admission or best available)."""
 
-    seat_ids: list[Annotated[int, Field(strict=True, ge=1)]] | None = Field(default=None, min_length=1, max_length=100)
+    seat_ids: list[Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]] | None = Field(
+        default=None, min_length=1, max_length=100
+    )
     quantity: Annotated[int, Field(strict=True, ge=1, le=100)] | None = None
     allow_partial: Annotated[bool, Field(strict=True)] = False
     prefer: Literal["best", "cheapest"] = "best"
@@ -89,35 +91,45 @@ def _ms(moment: datetime) -> int:
 
 
 # The statements every hold runs go straight to psycopg2 (atomicseats/dbapi.py), hence ``%(name)s``.
-_EVENT = (
+_EVENT_SQL = (
     "SELECT id, status, seating, hold_seconds, max_per_order, ends_at, price_cents, host_id "
     "FROM events WHERE id = %(e)s"
 )
-_INSERT_HOLD = """
+_EVENT = dbapi.Statement("hold_event", _EVENT_SQL)
+_INSERT_HOLD = dbapi.Statement(
+    "hold_insert",
+    """
     INSERT INTO holds (id, event_id, user_id, quantity, status, expires_at, created_at, waitlist_entry_id)
     VALUES (%(h)s, %(e)s, %(u)s, %(q)s, 'active', %(exp)s, %(now)s, %(w)s)
     ON CONFLICT (user_id, event_id) WHERE status IN ('active', 'checkout') DO NOTHING
     RETURNING id
-"""
+    """,
+)
 # A hold request's first statement: read the event and, when the request may hold seats on it, insert the
 # hold in the same round trip. The WHERE clause is the one _check_request applies to the row, so a hold is
 # inserted exactly when no rule refuses it (a live hold of the same user is left to _insert_hold).
-_EVENT_AND_HOLD = f"""
-    WITH ev AS ({_EVENT}),
+_EVENT_AND_HOLD = dbapi.Statement(
+    "hold_event_and_insert",
+    f"""
+    WITH ev AS ({_EVENT_SQL}),
     inserted AS (
       INSERT INTO holds (id, event_id, user_id, quantity, status, expires_at, created_at)
-      SELECT %(h)s, ev.id, %(u)s, %(q)s, 'active', %(now)s + make_interval(secs => ev.hold_seconds), %(now)s
+      SELECT %(h)s::uuid, ev.id, %(u)s::bigint, %(q)s::int, 'active',
+             %(now)s::timestamptz + make_interval(secs => ev.hold_seconds), %(now)s::timestamptz
       FROM ev
       WHERE ev.status = 'on_sale' AND ev.ends_at > %(now)s AND %(q)s <= ev.max_per_order
         AND NOT (ev.seating = 'general' AND %(listed)s)
       ON CONFLICT (user_id, event_id) WHERE status IN ('active', 'checkout') DO NOTHING
       RETURNING id)
     SELECT ev.*, EXISTS (SELECT FROM inserted) AS hold_inserted FROM ev
-"""
+    """,
+)
 _OWN_STALE = text(
     "SELECT id FROM holds WHERE user_id = :u AND event_id = :e AND status = 'active' AND expires_at <= :now"
 )
-_CLAIM_LISTED = """
+_CLAIM_LISTED = dbapi.Statement(
+    "hold_claim_listed",
+    """
     WITH claimed AS (
       UPDATE seats SET hold_id = %(h)s, hold_expires_at = %(exp)s
       WHERE id IN (SELECT id FROM seats WHERE event_id = %(e)s AND id = ANY(%(ids)s) AND booking_id IS NULL
@@ -126,8 +138,11 @@ _CLAIM_LISTED = """
     recorded AS (INSERT INTO hold_seats (hold_id, seat_id) SELECT %(h)s, id FROM claimed)
     SELECT c.id, c.label, sec.name AS section, COALESCE(sec.price_cents, %(ga_price)s) AS price_cents
     FROM claimed c LEFT JOIN sections sec ON sec.id = c.section_id ORDER BY c.id
-"""
-_CLAIM_PLACES = """
+    """,
+)
+_CLAIM_PLACES = dbapi.Statement(
+    "hold_claim_places",
+    """
     WITH picked AS (
       SELECT id FROM seats WHERE event_id = %(e)s AND booking_id IS NULL
         AND (hold_expires_at IS NULL OR hold_expires_at <= %(now)s)
@@ -136,8 +151,9 @@ _CLAIM_PLACES = """
       UPDATE seats SET hold_id = %(h)s, hold_expires_at = %(exp)s WHERE id IN (SELECT id FROM picked)
       RETURNING id, label),
     recorded AS (INSERT INTO hold_seats (hold_id, seat_id) SELECT %(h)s, id FROM claimed)
-    SELECT id, label, NULL AS section, %(ga_price)s AS price_cents FROM claimed ORDER BY id
-"""
+    SELECT id, label, NULL AS section, %(ga_price)s::int AS price_cents FROM claimed ORDER BY id
+    """,
+)
 
 
 def create_hold(
@@ -149,6 +165,8 @@ def create_hold(
     idempotency: IdempotencyRequest | None = None,
 ) -> Created | Replay:
     """Hold seats for ``user``; 409 ``seats_unavailable`` names the seats someone else has."""
+    if event_id > MAX_ID:
+        raise NotFound("No such event.")
     now = now or utcnow()
     attempts = BEST_AVAILABLE_ATTEMPTS if request.quantity and request.seat_ids is None else 1
     for attempt in range(1, attempts + 1):

@@ -35,6 +35,7 @@ BAD_BODIES = [
     ({"seat_ids": ["1"]}, "seat_ids.0", 422),
     ({"seat_ids": [1.5]}, "seat_ids.0", 422),
     ({"seat_ids": [-3]}, "seat_ids.0", 422),
+    ({"seat_ids": [2**63]}, "seat_ids.0", 422),  # past PostgreSQL's bigint: no seat can have it
     ({"seat_ids": [1, 1]}, "body", 422),
     ({"seat_ids": [1], "quantity": 1}, "body", 422),
     ({"quantity": 0}, "quantity", 422),
@@ -68,6 +69,7 @@ def test_rule_breaking_holds_are_refused_and_hold_nothing(api, factory, app, eve
     assert error["code"] == "unknown_seats" and error["details"]["unknown_seat_ids"] == foreign
     assert_error(client.post(f"/events/{event.id}/holds", json={"seat_ids": [999999]}), 422, "unknown_seats")
     assert_error(client.post("/events/424242/holds", json={"seat_ids": seats[:1]}), 404, "not_found")
+    assert_error(client.post(f"/events/{2**64}/holds", json={"seat_ids": seats[:1]}), 404, "not_found")
     draft = factory.event(publish=False)
     assert_error(client.post(f"/events/{draft.id}/holds", json={"quantity": 1}), 404)
     general = factory.event(seating="general", capacity=10, price_cents=500)

@@ -79,6 +79,9 @@ class Config:
     # Outbox rows sent longer ago than this are deleted: past the email re-drive window (a day), nothing reads
     # them again, and an outbox that only grows makes every scan of it slower.
     OUTBOX_RETENTION_SECONDS = _int("OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
+    # An Idempotency-Key is answered from its stored first answer for this long; a repeat after it is a new
+    # request (the holds and checkouts it could repeat have long ended by then).
+    IDEMPOTENCY_KEY_RETENTION_SECONDS = _int("IDEMPOTENCY_KEY_RETENTION_SECONDS", 24 * 3600)
     PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulated")
     PAYMENT_TIMEOUT_SECONDS = float(os.environ.get("PAYMENT_TIMEOUT_SECONDS", "10"))
     # The simulated provider's "slow" test card answers after this long (to exercise a worker dying mid-payment).

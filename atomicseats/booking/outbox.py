@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from atomicseats.booking.tx import transaction
 from atomicseats.logs import current_request_id
-from atomicseats.models.base import utcnow
 
 BOOKING_REQUESTS = "booking-requests"
 NOTIFICATIONS = "notifications"
@@ -47,23 +44,3 @@ def places_freed(session: Session, event_id: int, count: int, reason: str) -> No
     ).first()
     if waiting:
         enqueue(session, WAITLIST_ALLOCATION, event_id, {"event_id": event_id, "count": count, "reason": reason})
-
-
-def prune(older_than: timedelta, batch: int = 5000) -> int:
-    """Delete messages sent more than ``older_than`` ago, a batch per transaction; unsent ones always stay.
-
-    Small batches keep each transaction short next to the relay and the re-drive scans of the same table.
-    """
-    deleted = 0
-    while True:
-        with transaction() as session:
-            count = session.execute(
-                text(
-                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at < :cutoff "
-                    "ORDER BY sent_at LIMIT :n FOR UPDATE SKIP LOCKED)"
-                ),
-                {"cutoff": utcnow() - older_than, "n": batch},
-            ).rowcount
-        deleted += count
-        if count < batch:
-            return deleted

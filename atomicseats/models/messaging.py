@@ -38,6 +38,7 @@ class ProcessedMessage(db.Model):
     """A message id a consumer has applied; inserting it in the applying transaction makes redelivery a no-op."""
 
     __tablename__ = "processed_messages"
+    __table_args__ = (Index("ix_processed_messages_processed_at", "processed_at"),)
 
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -48,6 +49,7 @@ class IdempotencyKey(db.Model):
     """The first answer to a creating POST, replayed for a repeat with the same key by the same user."""
 
     __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)

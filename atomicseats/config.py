@@ -71,6 +71,8 @@ class Config:
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE", REDIS_URL)
 
     API_TOKEN_TTL_SECONDS = _int("API_TOKEN_TTL_SECONDS", 24 * 3600)
+    # Expired tokens are deleted this long after they expired.
+    API_TOKEN_RETENTION_SECONDS = _int("API_TOKEN_RETENTION_SECONDS", 7 * 24 * 3600)
     # A hold submitted for checkout in time stays valid this long while its booking is pending.
     CHECKOUT_GRACE_SECONDS = _int("CHECKOUT_GRACE_SECONDS", 120)
     # Checkout pipeline (docs/pipeline.md). A booking pending this long after its message left the outbox is

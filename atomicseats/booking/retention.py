@@ -1,8 +1,10 @@
-"""How long bookkeeping rows are kept: sent outbox messages, consumers' processed message ids, idempotency keys.
+"""How long bookkeeping rows are kept: sent outbox messages, consumers' processed message ids, idempotency keys
+and expired API tokens.
 
-Each of these tables is written on a hot path and would otherwise only grow. The scheduler prunes them
-(``pipeline/scheduler.py``); each table goes a batch per transaction, oldest first, skipping rows another
-transaction holds, so that pruning never waits on (or holds up) the relay, a consumer or an API request.
+Each of these tables is written on a hot path (or at every API sign-in) and would otherwise only grow. The
+scheduler prunes them (``pipeline/scheduler.py``); each table goes a batch per transaction, oldest first,
+skipping rows another transaction holds, so that pruning never waits on (or holds up) the relay, a consumer or
+an API request.
 """
 
 from __future__ import annotations
@@ -39,12 +41,19 @@ def idempotency_keys(older_than: timedelta, batch: int = BATCH) -> int:
     return _prune("idempotency_keys", "created_at", older_than, batch)
 
 
-def prune(outbox_retention: timedelta, idempotency_retention: timedelta) -> dict[str, int]:
+def api_tokens(older_than: timedelta, batch: int = BATCH) -> int:
+    """Tokens that expired more than ``older_than`` ago (one is issued at every API sign-in); until then an expired
+    or revoked token stays, to answer "why was I signed out?"."""
+    return _prune("api_tokens", "expires_at", older_than, batch)
+
+
+def prune(outbox_retention: timedelta, idempotency_retention: timedelta, token_retention: timedelta) -> dict[str, int]:
     """Prune every table; processed message ids live as long as the outbox keeps the messages they name."""
     return {
         "outbox": outbox(outbox_retention),
         "processed_messages": processed_messages(outbox_retention),
         "idempotency_keys": idempotency_keys(idempotency_retention),
+        "api_tokens": api_tokens(token_retention),
     }
 
 

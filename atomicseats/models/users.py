@@ -50,7 +50,7 @@ class ApiToken(db.Model):
     """A bearer token; only its SHA-256 is stored, so a database leak does not leak sessions."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"), Index("ix_api_tokens_expires_at", "expires_at"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

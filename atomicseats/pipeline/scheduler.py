@@ -49,6 +49,7 @@ def default_tasks(app: Flask) -> list[Task]:
             lambda: retention.prune(
                 timedelta(seconds=cfg["OUTBOX_RETENTION_SECONDS"]),
                 timedelta(seconds=cfg["IDEMPOTENCY_KEY_RETENTION_SECONDS"]),
+                timedelta(seconds=cfg["API_TOKEN_RETENTION_SECONDS"]),
             ),
         ),
     ]

@@ -38,6 +38,13 @@ def _idempotency_key(user_id: int, key: str, at: str) -> None:
     )
 
 
+def _token(user_id: int, label: str, expires: str) -> None:
+    db.session.execute(
+        text(f"INSERT INTO api_tokens (user_id, token_hash, expires_at) VALUES (:u, :h, {expires})"),
+        {"u": user_id, "h": label},
+    )
+
+
 def _left(sql: str) -> list[str]:
     return list(db.session.scalars(text(sql)))
 
@@ -77,21 +84,37 @@ def test_idempotency_keys_are_kept_for_the_retention_only(ctx, factory):
     assert _left("SELECT key FROM idempotency_keys") == ["recent"]
 
 
+def test_api_tokens_are_deleted_only_once_expired_for_the_retention(ctx, factory):
+    user = factory.user()
+    _token(user.id, "expired-long-ago", "now() - interval '8 days'")
+    _token(user.id, "expired-lately", "now() - interval '6 days'")
+    _token(user.id, "live", "now() + interval '1 hour'")
+    db.session.commit()
+
+    assert retention.api_tokens(timedelta(days=7)) == 1
+
+    assert _left("SELECT token_hash FROM api_tokens ORDER BY token_hash") == ["expired-lately", "live"]
+
+
 def test_the_scheduler_prunes_every_table_by_the_configured_retentions(app, ctx, factory):
     user = factory.user()
     outbox_days = app.config["OUTBOX_RETENTION_SECONDS"] // 86400
     key_hours = app.config["IDEMPOTENCY_KEY_RETENTION_SECONDS"] // 3600
+    token_days = app.config["API_TOKEN_RETENTION_SECONDS"] // 86400
     _message("old", sent=f"now() - interval '{outbox_days + 1} days'")
     _message("recent", sent=f"now() - interval '{outbox_days - 1} days'")
     _processed("old", f"now() - interval '{outbox_days + 1} days'")
     _processed("recent", f"now() - interval '{outbox_days - 1} days'")
     _idempotency_key(user.id, "old", f"now() - interval '{key_hours + 1} hours'")
     _idempotency_key(user.id, "recent", f"now() - interval '{key_hours - 1} hours'")
+    _token(user.id, "old", f"now() - interval '{token_days + 1} days'")
+    _token(user.id, "recent", f"now() - interval '{token_days - 1} days'")
     db.session.commit()
 
     (prune,) = [task for task in default_tasks(app) if task.name == "prune"]
-    assert prune.run() == {"outbox": 1, "processed_messages": 1, "idempotency_keys": 1}
+    assert prune.run() == {"outbox": 1, "processed_messages": 1, "idempotency_keys": 1, "api_tokens": 1}
 
     assert _left("SELECT payload->>'label' FROM outbox") == ["recent"]
     assert _left("SELECT message_id FROM processed_messages") == ["recent"]
     assert _left("SELECT key FROM idempotency_keys") == ["recent"]
+    assert _left("SELECT token_hash FROM api_tokens") == ["recent"]

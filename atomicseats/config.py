@@ -79,7 +79,8 @@ class Config:
     # re-driven from PostgreSQL straight to RQ, so nothing depends on Kafka (or a worker) keeping it.
     REDRIVE_AFTER_SECONDS = _int("REDRIVE_AFTER_SECONDS", 30)
     # Outbox rows sent longer ago than this are deleted: past the email re-drive window (a day), nothing reads
-    # them again, and an outbox that only grows makes every scan of it slower.
+    # them again, and an outbox that only grows makes every scan of it slower. Consumers' processed message ids
+    # are kept as long (booking/retention.py), so Kafka's topic retention should be no longer than this.
     OUTBOX_RETENTION_SECONDS = _int("OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
     # An Idempotency-Key is answered from its stored first answer for this long; a repeat after it is a new
     # request (the holds and checkouts it could repeat have long ended by then).

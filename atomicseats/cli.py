@@ -117,8 +117,8 @@ def reconcile_command() -> None:
     changed = [c for c in corrections if c.changed]
     for c in changed:
         click.echo(
-            f"event {c.event_id}: held +{c.held_added}/-{c.held_removed}, booked +{c.booked_added}/-{c.booked_removed}"
-            + ("" if c.was_built else " (gate was missing)")
+            f"event {c.event_id}: held +{c.held_added}/-{c.held_removed} ({c.held_reowned} to another hold), "
+            f"booked +{c.booked_added}/-{c.booked_removed}" + ("" if c.was_built else " (gate was missing)")
         )
     click.echo(f"reconciled {len(corrections)} events, corrected {len(changed)}")
 

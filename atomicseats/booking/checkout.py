@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from atomicseats.booking import gate, holds, outbox, payments, publish
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
+from atomicseats.booking.reconcile import lock_gates
 from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Expired, NotFound
@@ -113,6 +114,7 @@ def start_checkout(
         seats = [dict(r._mapping) for r in session.execute(_HOLD_SEATS, {"h": hold.id})]
         if not seats or any(s["hold_expires_at"] <= now for s in seats):
             raise Expired("This hold has ended.", code="hold_expired", details={"status": "expired"})
+        lock_gates(session, [hold.event_id])  # the gate's expiry is extended after commit
         session.execute(
             text("UPDATE holds SET status = 'checkout', expires_at = :g WHERE id = :h"),
             {"g": grace_until, "h": hold.id},
@@ -247,6 +249,7 @@ def _confirm(
     session: Session, booking: Any, hold: Any, seats: list[dict], reference: str | None, now: datetime
 ) -> _Result:
     seat_ids = [s["id"] for s in seats]
+    lock_gates(session, [booking.event_id])  # the gate marks the seats booked after commit
     session.execute(
         text(
             "INSERT INTO booking_seats (booking_id, seat_id, price_cents, active) "
@@ -330,6 +333,7 @@ def cancel_booking(booking_id: uuid.UUID, user: User, now: datetime | None = Non
             raise Conflict(
                 f"Only a confirmed booking can be cancelled; this one is {booking.status}.", code="not_confirmed"
             )
+        lock_gates(session, [booking.event_id])  # the gate frees the seats after commit
         seat_ids = list(
             session.scalars(
                 text("UPDATE booking_seats SET active = false WHERE booking_id = :b AND active RETURNING seat_id"),

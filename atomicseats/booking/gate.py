@@ -222,17 +222,32 @@ def rebuild(event_id: int, capacity: int, held: dict[str, int], owners: dict[str
         raise GateUnavailable(str(exc)) from exc
 
 
-def snapshot(event_id: int, now_ms: int) -> tuple[dict[str, int], set[int]]:
-    """The live held members (with scores) and booked ids, for reconciliation to compare."""
-    held_key, _, booked_key, _ = _keys(event_id)
+@dataclass(frozen=True)
+class Snapshot:
+    """The live held members (with their expiry scores), who owns each held seat, and the booked seat ids."""
+
+    held: dict[str, int]
+    owners: dict[str, str]
+    booked: set[int]
+
+
+def snapshot(event_id: int, now_ms: int) -> Snapshot:
+    """The gate as it is now, in one MULTI/EXEC, for reconciliation to compare with PostgreSQL."""
+    held_key, owner_key, booked_key, _ = _keys(event_id)
     try:
         pipe = redis_ext.client.pipeline(transaction=True)
         pipe.zrangebyscore(held_key, f"({now_ms}", "+inf", withscores=True)
+        pipe.hgetall(owner_key)
         pipe.smembers(booked_key)
-        live, booked = pipe.execute()
+        live, owners, booked = pipe.execute()
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise GateUnavailable(str(exc)) from exc
-    return {m.decode(): int(s) for m, s in live}, {int(b) for b in booked}
+    held = {m.decode(): int(s) for m, s in live}
+    return Snapshot(
+        held=held,
+        owners={k.decode(): v.decode() for k, v in owners.items() if k.decode() in held},
+        booked={int(b) for b in booked},
+    )
 
 
 def is_built(event_id: int) -> bool:

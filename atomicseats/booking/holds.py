@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from atomicseats import dbapi
 from atomicseats.booking import gate, outbox, publish
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
+from atomicseats.booking.reconcile import gate_lock_key, lock_gates, reconcile_event
 from atomicseats.booking.seat_selection import SeatState, choose_block
 from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
@@ -107,7 +108,8 @@ _INSERT_HOLD = dbapi.Statement(
 )
 # A hold request's first statement: read the event and, when the request may hold seats on it, insert the
 # hold in the same round trip. The WHERE clause is the one _check_request applies to the row, so a hold is
-# inserted exactly when no rule refuses it (a live hold of the same user is left to _insert_hold).
+# inserted exactly when no rule refuses it (a live hold of the same user is left to _insert_hold). It also
+# takes the event's gate lock, shared, before the claim reaches Redis (reconcile.py says why).
 _EVENT_AND_HOLD = dbapi.Statement(
     "hold_event_and_insert",
     f"""
@@ -121,7 +123,8 @@ _EVENT_AND_HOLD = dbapi.Statement(
         AND NOT (ev.seating = 'general' AND %(listed)s)
       ON CONFLICT (user_id, event_id) WHERE status IN ('active', 'checkout') DO NOTHING
       RETURNING id)
-    SELECT ev.*, EXISTS (SELECT FROM inserted) AS hold_inserted FROM ev
+    SELECT ev.*, EXISTS (SELECT FROM inserted) AS hold_inserted
+    FROM ev, LATERAL (SELECT pg_advisory_xact_lock_shared({gate_lock_key("ev.id")})) AS gate_lock
     """,
 )
 _OWN_STALE = text(
@@ -282,6 +285,9 @@ def _claim(
     event_id, hold_id, expires_at = event.id, claim.hold_id, claim.expires_at
     wanted = len(request.seat_ids) if request.seat_ids is not None else request.quantity
     if not hold_inserted:
+        # before the claim reaches Redis: waitlist offers take the gate lock here; a hold request took it in
+        # its first statement (taking it again is harmless)
+        lock_gates(session, [event_id])
         claim.freed = _insert_hold(session, hold_id, event_id, user_id, wanted, expires_at, now, waitlist_entry_id)
     params = {"h": hold_id, "e": event_id, "exp": expires_at, "now": now, "ga_price": event.price_cents}
     if event.seating == "general":
@@ -423,8 +429,6 @@ def _undo_gate(event_id: int, token: str, claimed: tuple[str, Any]) -> None:
 
 
 def _rebuild_gate(event_id: int) -> None:
-    from atomicseats.booking.reconcile import reconcile_event
-
     reconcile_event(event_id)
 
 
@@ -502,6 +506,7 @@ def end_holds(session: Session, hold_ids: list[uuid.UUID], status: str, now: dat
     ).all()
     if not ended.holds:
         return ended
+    lock_gates(session, {h.event_id for h in ended.holds})  # before commit: the gate hears of it after
     ids = [h.id for h in ended.holds]
     for seat_id, hold_id in session.execute(
         # RETURNING shows new values, so the old hold id comes from the locked pre-image.

@@ -3,21 +3,56 @@
 Redis may be wiped at any time: this puts back every live hold, booked seat and capacity, so the
 fast gate agrees with the truth again. The scheduler runs it for any event whose gate is missing
 and, periodically, for every event on sale.
+
+Sales go on while it runs, so one PostgreSQL advisory lock per event keeps a rebuild and the gate's
+writers apart. A transaction that changes an event's holds or bookings takes it shared (:func:`lock_gates`;
+hold requests in their first statement) before it writes to the gate or commits; a rebuild takes it
+exclusively from its PostgreSQL snapshot until Redis has the rebuilt gate. So no claim is in Redis but not
+yet committed when the snapshot is taken (the rebuild would drop it), and no release, checkout, booking or
+cancellation commits between the snapshot and the Redis write (the rebuild would bring back what it undid).
+Writers never wait for each other on this lock, only for a rebuild of their event (tens of milliseconds for
+20,000 seats). A writer that already holds row locks when it asks may form a cycle with a rebuild waiting in
+the queue; PostgreSQL's deadlock check resolves such a cycle by letting the shared request go first, after
+``deadlock_timeout`` (1 s), and no transaction fails.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from atomicseats.booking import gate
+from atomicseats.booking.tx import transaction
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
 
 log = logging.getLogger(__name__)
+
+
+def gate_lock_key(event_id_sql: str) -> str:
+    """The SQL expression of the gate lock's key for the event whose id is the SQL ``event_id_sql``.
+
+    A 64-bit hash in the advisory lock space of one ``bigint``, so any event id fits.
+    """
+    return f"hashtextextended('gate:' || {event_id_sql}, 0)"
+
+
+def lock_gates(session: Session, event_ids: Iterable[int]) -> None:
+    """Take the gate locks of these events, shared, until the transaction ends.
+
+    In id order (``unnest`` keeps the array's), so that two writers of several events never deadlock.
+    """
+    ids = sorted(set(event_ids))
+    if ids:
+        session.execute(
+            text(f"SELECT pg_advisory_xact_lock_shared({gate_lock_key('e')}) FROM unnest(CAST(:ids AS bigint[])) AS e"),
+            {"ids": ids},
+        )
 
 
 @dataclass(frozen=True)
@@ -25,6 +60,7 @@ class Correction:
     event_id: int
     held_added: int
     held_removed: int
+    held_reowned: int
     booked_added: int
     booked_removed: int
     was_built: bool
@@ -32,56 +68,62 @@ class Correction:
     @property
     def changed(self) -> bool:
         return bool(
-            self.held_added or self.held_removed or self.booked_added or self.booked_removed or not self.was_built
+            self.held_added
+            or self.held_removed
+            or self.held_reowned
+            or self.booked_added
+            or self.booked_removed
+            or not self.was_built
         )
 
 
 def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | None:
     """Rebuild one event's gate; None when Redis is unreachable (nothing to do until it is back)."""
-    now = now or utcnow()
-    now_ms = int(now.timestamp() * 1000)
-    session = db.session
-    seating, capacity = session.execute(
-        text("SELECT seating, (SELECT count(*) FROM seats WHERE event_id = :e) FROM events WHERE id = :e"),
-        {"e": event_id},
-    ).one()
     held: dict[str, int] = {}
     owners: dict[str, str] = {}
     booked: list[int] = []
-    rows = session.execute(
-        text(
-            "SELECT id, hold_id, hold_expires_at, booking_id FROM seats "
-            "WHERE event_id = :e AND (booking_id IS NOT NULL OR hold_expires_at > :now)"
-        ),
-        {"e": event_id, "now": now},
-    )
     per_hold: dict[str, list[int]] = {}
-    for seat_id, hold_id, expires_at, booking_id in rows:
-        if booking_id is not None:
-            booked.append(seat_id)
-            continue
-        score = int(expires_at.timestamp() * 1000)
-        if seating == "general":
-            members = per_hold.setdefault(str(hold_id), [])
-            members.append(score)
-            held[f"{hold_id}:{len(members)}"] = score
-        else:
-            held[str(seat_id)] = score
-            owners[str(seat_id)] = str(hold_id)
-    session.rollback()  # end the read-only transaction; nothing to keep
-    try:
-        was_built = gate.is_built(event_id)
-        before_held, before_booked = gate.snapshot(event_id, now_ms)
-        gate.rebuild(event_id, capacity, held, owners, booked)
-    except gate.GateUnavailable:
-        log.warning("reconcile: Redis unreachable, event %s not rebuilt", event_id)
-        return None
+    with transaction() as session:
+        session.execute(text(f"SELECT pg_advisory_xact_lock({gate_lock_key(':e')})"), {"e": event_id})
+        now = now or utcnow()  # after the wait for the lock
+        now_ms = int(now.timestamp() * 1000)
+        seating, capacity = session.execute(
+            text("SELECT seating, (SELECT count(*) FROM seats WHERE event_id = :e) FROM events WHERE id = :e"),
+            {"e": event_id},
+        ).one()
+        rows = session.execute(
+            text(
+                "SELECT id, hold_id, hold_expires_at, booking_id FROM seats "
+                "WHERE event_id = :e AND (booking_id IS NOT NULL OR hold_expires_at > :now)"
+            ),
+            {"e": event_id, "now": now},
+        )
+        for seat_id, hold_id, expires_at, booking_id in rows:
+            if booking_id is not None:
+                booked.append(seat_id)
+                continue
+            score = int(expires_at.timestamp() * 1000)
+            if seating == "general":
+                members = per_hold.setdefault(str(hold_id), [])
+                members.append(score)
+                held[f"{hold_id}:{len(members)}"] = score
+            else:
+                held[str(seat_id)] = score
+                owners[str(seat_id)] = str(hold_id)
+        try:  # still under the lock: nothing committed since the snapshot, nothing in flight
+            was_built = gate.is_built(event_id)
+            before = gate.snapshot(event_id, now_ms)
+            gate.rebuild(event_id, capacity, held, owners, booked)
+        except gate.GateUnavailable:
+            log.warning("reconcile: Redis unreachable, event %s not rebuilt", event_id)
+            return None
     correction = Correction(
         event_id=event_id,
-        held_added=len(set(held) - set(before_held)),
-        held_removed=len(set(before_held) - set(held)),
-        booked_added=len(set(booked) - before_booked),
-        booked_removed=len(before_booked - set(booked)),
+        held_added=len(set(held) - set(before.held)),
+        held_removed=len(set(before.held) - set(held)),
+        held_reowned=sum(1 for seat, hold in owners.items() if before.owners.get(seat, hold) != hold),
+        booked_added=len(set(booked) - before.booked),
+        booked_removed=len(before.booked - set(booked)),
         was_built=was_built,
     )
     if correction.changed:

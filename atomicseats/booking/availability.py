@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 _COUNTS = text(
@@ -43,7 +43,7 @@ _SEATS = text(
 _STATUSES = text(f"SELECT s.id, {_STATUS} AS status FROM seats s WHERE s.event_id = :e")
 
 
-def counts_for(session: Session, event_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
+def counts_for(session: Session | Connection, event_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
     """``{event_id: {total, available, held, booked}}`` for several events in one query."""
     out = {eid: {"total": 0, "available": 0, "held": 0, "booked": 0} for eid in event_ids}
     if not event_ids:
@@ -58,7 +58,7 @@ def counts_for(session: Session, event_ids: list[int], now: datetime) -> dict[in
     return out
 
 
-def counts(session: Session, event_id: int, now: datetime) -> dict[str, int]:
+def counts(session: Session | Connection, event_id: int, now: datetime) -> dict[str, int]:
     return counts_for(session, [event_id], now)[event_id]
 
 

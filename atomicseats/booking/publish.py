@@ -11,12 +11,14 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import socketio
 from flask import current_app
 
-from atomicseats.booking import gate
+from atomicseats.booking import availability, gate
+from atomicseats.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +107,20 @@ def emit(event: str, data: dict[str, Any], room: str) -> None:
         log.exception("could not publish %s to %s", event, room)
 
 
-def availability_from_gate(event_id: int, now_ms: int, known: gate.GateCounts | None = None) -> dict[str, int] | None:
+def current_availability(event_id: int, now_ms: int, known: gate.GateCounts | None = None) -> dict[str, int] | None:
+    """The event's counts for a live update: the gate's (no query), or PostgreSQL's while the gate is missing.
+
+    Right after Redis was wiped the gate has no capacity until the scheduler rebuilds it (within 2 s); seat maps
+    still get true counts meanwhile, read on a connection of their own (updates are sent after commit, outside
+    the caller's transaction). None only when Redis is unreachable, and then the update cannot be sent anyway.
+    """
     try:
         c = known or gate.counts(event_id, now_ms)
     except gate.GateUnavailable:
         return None
     if c.capacity is None:
-        return None
+        with db.engine.connect() as connection:
+            return availability.counts(connection, event_id, datetime.fromtimestamp(now_ms / 1000, UTC))
     return {
         "total": c.capacity,
         "available": max(c.capacity - c.held - c.booked, 0),
@@ -129,7 +138,7 @@ def seat_status(
         return
     emit(
         "seat_status",
-        {"event_id": event_id, "seats": seats, "availability": availability_from_gate(event_id, now_ms, counts)},
+        {"event_id": event_id, "seats": seats, "availability": current_availability(event_id, now_ms, counts)},
         event_room(event_id),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,8 @@ from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.models import User
 from atomicseats.models.base import utcnow
+from tests.conftest import wipe_redis
+from tests.services import wait_for
 
 
 def hold(event_id: int, user: User, now=None, **request):
@@ -101,3 +104,31 @@ def test_expire_due_ends_holds_whose_time_is_up_and_clears_their_seats(factory, 
     row = db.session.execute(text("SELECT status FROM holds WHERE id = :h"), {"h": h.id}).one()
     assert row.status == "expired"
     assert db.session.scalar(text("SELECT count(*) FROM seats WHERE hold_id IS NOT NULL")) == 0
+
+
+def test_a_live_update_carries_postgresqls_counts_while_a_wiped_gate_is_not_rebuilt_yet(
+    factory, ctx, redis_client, settings
+):
+    event = factory.event()
+    seats = factory.seat_ids(event.id)
+    wipe_redis(redis_client, settings["REDIS_PREFIX"])  # a Redis flush; the scheduler has not rebuilt the gate
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(settings["REDIS_PREFIX"] + "socketio")
+    try:
+        hold(event.id, factory.user(), seat_ids=seats[:2])
+        updates: list[dict] = []
+
+        def seat_status_arrived() -> bool:
+            message = pubsub.get_message(timeout=0.2)
+            packet = json.loads(message["data"]) if message else {}
+            if packet.get("event") == "seat_status":
+                args = packet["data"]  # the emit's arguments: a list, or the one argument
+                updates.append(args[0] if isinstance(args, list) else args)
+            return bool(updates)
+
+        wait_for(seat_status_arrived, 10, "the hold's seat_status update", interval=0)
+    finally:
+        pubsub.close()
+    assert not gate.is_built(event.id)
+    assert updates[0]["availability"] == availability.counts(db.session, event.id, utcnow())
+    assert updates[0]["availability"]["held"] == 2

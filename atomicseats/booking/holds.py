@@ -325,7 +325,7 @@ def undo_claim(event_id: int, claim: Claim) -> None:
 def after_claim(event_id: int, claim: Claim, now: datetime) -> None:
     """After commit: resync the gate if PostgreSQL granted fewer places than Redis reserved; tell seat maps."""
     if claim.gate_claim and claim.gate_claim[0] == "places" and claim.gate_claim[1] != len(claim.seats):
-        _rebuild_gate(event_id)
+        reconcile_event(event_id)
     after_holds_ended(claim.freed, now, "hold_expired")
     publish.seat_status(event_id, [(s["id"], "held") for s in claim.seats], _ms(now), claim.gate_counts)
 
@@ -426,10 +426,6 @@ def _undo_gate(event_id: int, token: str, claimed: tuple[str, Any]) -> None:
             gate.places_of_owner(event_id, "release", token, what)
     except gate.GateUnavailable:
         pass  # the claim runs out by its own expiry; reconciliation also clears it
-
-
-def _rebuild_gate(event_id: int) -> None:
-    reconcile_event(event_id)
 
 
 def _unavailable(seat_ids: list[int]) -> Conflict:

@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, text
 
 from atomicseats.booking import outbox, publish
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
+from atomicseats.booking.reconcile import reconcile_event
 from atomicseats.booking.specs import EventPatch, EventSpec, SectionSpec
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Forbidden, Invalid, NotFound
@@ -176,7 +177,7 @@ def update_event(event_id: int, actor: User, patch: EventPatch, now: datetime | 
         if freed:
             outbox.places_freed(session, event.id, freed, "capacity_raised")
     if event.status == "on_sale":
-        _rebuild_gate(event.id)
+        reconcile_event(event.id)
     return event
 
 
@@ -226,15 +227,9 @@ def publish_event(event_id: int, actor: User) -> Event:
             raise Conflict("An event needs at least one seat before it goes on sale.", code="no_seats")
         event.status = "on_sale"
         event.published_at = utcnow()
-    _rebuild_gate(event.id)
+    reconcile_event(event.id)
     publish.emit("event_status", {"event_id": event.id, "status": event.status}, publish.event_room(event.id))
     return event
-
-
-def _rebuild_gate(event_id: int) -> None:
-    from atomicseats.booking.reconcile import reconcile_event
-
-    reconcile_event(event_id)
 
 
 def cancel_event(event_id: int, actor: User, now: datetime | None = None) -> Event:
@@ -303,6 +298,6 @@ def cancel_event(event_id: int, actor: User, now: datetime | None = None) -> Eve
                 user_id,
                 {"kind": "event_cancelled", "user_id": user_id, "event_id": event.id, "booking_id": None},
             )
-    _rebuild_gate(event.id)
+    reconcile_event(event.id)
     publish.emit("event_status", {"event_id": event.id, "status": "cancelled"}, publish.event_room(event.id))
     return event

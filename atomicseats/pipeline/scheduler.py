@@ -39,7 +39,7 @@ def default_tasks(app: Flask) -> list[Task]:
     return [
         Task("expire_holds", cfg.get("EXPIRY_INTERVAL_SECONDS", 0.25), holds.expire_due),
         Task("rebuild_missing_gates", 2.0, lambda: reconcile.reconcile_all(only_missing=True)),
-        Task("reconcile", cfg.get("RECONCILE_INTERVAL_SECONDS", 300), reconcile.reconcile_all),
+        Task("reconcile", cfg["RECONCILE_INTERVAL_SECONDS"], reconcile.reconcile_all),
         Task("redrive_pending_bookings", cfg.get("REDRIVE_INTERVAL_SECONDS", 1.0), recovery.redrive_stale),
         Task("redrive_lost_emails", cfg.get("EMAIL_REDRIVE_INTERVAL_SECONDS", 5.0), recovery.redrive_lost_emails),
         Task("allocate_waitlists", cfg.get("WAITLIST_SWEEP_SECONDS", 5.0), recovery.allocate_waitlists),

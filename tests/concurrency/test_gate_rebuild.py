@@ -44,7 +44,7 @@ def _blocked(call: Future, database_url: str) -> bool:
     return not call.done()
 
 
-def _gate_and_postgres(app, event_id: int) -> tuple[dict[str, str | None], dict[str, str]]:
+def _gate_and_postgres(app, event_id: int) -> tuple[dict[str, str], dict[str, str]]:
     """Held seats with their holders as Redis sees them, and as PostgreSQL does."""
     with app.app_context():
         now = utcnow()

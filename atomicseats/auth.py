@@ -9,8 +9,8 @@ from typing import Any
 from flask import abort, g, request
 from flask_login import current_user
 
-from atomicseats.accounts import tokens
-from atomicseats.extensions import csrf, db, login_manager
+from atomicseats.accounts import tokens, users
+from atomicseats.extensions import csrf, login_manager
 from atomicseats.models import User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -18,7 +18,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    return users.load(int(user_id))
 
 
 def api_user() -> User | None:

@@ -13,9 +13,10 @@ survive rollbacks, so the connection remembers which it has (``info``; a fresh c
 
 The pool does not ping a connection when it hands it out (``DB_POOL_PRE_PING``, off by default: a round trip
 on every request). A connection that died while it sat in the pool (PostgreSQL restarted) shows itself on the
-first statement instead, and every API request's first statement comes through here (the bearer-token
-lookup). Such a statement is run once more on a fresh connection: nothing ran before it in its transaction,
-and a transaction that never committed left nothing behind, so running it again is safe.
+first statement instead, and the first statement of every API request (the bearer-token lookup) and of every
+signed-in browser's request (its user, for Flask-Login) comes through here. Such a statement is run once more
+on a fresh connection: nothing ran before it in its transaction, and a transaction that never committed left
+nothing behind, so running it again is safe.
 """
 
 from __future__ import annotations

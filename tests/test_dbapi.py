@@ -11,6 +11,7 @@ from atomicseats import dbapi
 from atomicseats.extensions import db
 from atomicseats.models import User
 from tests.services import wait_for
+from tests.web.test_pages import sign_in
 
 _PID = dbapi.Statement("test_pid", "SELECT pg_backend_pid() AS pid, %(a)s::int + %(b)s AS answer")
 _ONE = dbapi.Statement("test_one", "SELECT 1 AS one")
@@ -97,6 +98,16 @@ def test_an_api_request_right_after_a_database_restart_is_answered(app, database
     response = as_user.get("/me")
     assert response.status == 200, response.body
     assert response.body["email"] == user.email
+
+
+def test_a_signed_in_page_right_after_a_database_restart_is_answered(app, database_url: str, factory, client) -> None:
+    """Flask-Login's user load is such a page's first statement, and it goes through dbapi like the token lookup."""
+    user = factory.user()
+    sign_in(client, user)
+    _pool_of_dead_connections(app, database_url)
+    response = client.get("/bookings")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert user.name in response.get_data(as_text=True)
 
 
 def test_a_statement_after_unflushed_changes_is_not_run_again(app, database_url: str) -> None:

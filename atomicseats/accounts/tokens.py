@@ -7,9 +7,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.orm import make_transient_to_detached
 
 from atomicseats import dbapi
+from atomicseats.accounts import users
 from atomicseats.extensions import db
 from atomicseats.models import ApiToken, User
 from atomicseats.models.base import utcnow
@@ -40,28 +40,11 @@ _RESOLVE = dbapi.Statement(
 
 
 def resolve(plain: str, now: datetime | None = None) -> tuple[User, int] | None:
-    """The user and token id for a presented bearer token, if it is live.
-
-    The user is attached to the session as if the ORM had loaded it (same identity, no further query), which
-    costs a fraction of an ORM load on the path of every API call.
-    """
-    session = db.session()
-    row = dbapi.first(session, _RESOLVE, {"h": _digest(plain), "now": now or utcnow()})
+    """The user and token id for a presented bearer token, if it is live (the user as :func:`users.attach`)."""
+    row = dbapi.first(db.session, _RESOLVE, {"h": _digest(plain), "now": now or utcnow()})
     if row is None:
         return None
-    user = session.identity_map.get(session.identity_key(User, row.id))
-    if user is None:
-        user = User(
-            id=row.id,
-            email=row.email,
-            name=row.name,
-            password_hash=row.password_hash,
-            role=row.role,
-            created_at=row.created_at,
-        )
-        make_transient_to_detached(user)
-        session.add(user)
-    return user, row.token_id
+    return users.attach(row), row.token_id
 
 
 def revoke(token_id: int, now: datetime | None = None) -> None:

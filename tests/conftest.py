@@ -7,6 +7,7 @@ its own Kafka broker (plus a topic prefix, so a shared broker would work too).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -165,6 +166,18 @@ def server_env(settings: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def redis_client() -> redis.Redis:
     return redis.Redis.from_url(REDIS_URL)
+
+
+def live_update(message: dict | None) -> tuple[str | None, dict]:
+    """The event name and data of a live update as python-socketio queues it on Redis (None, {} for anything else).
+
+    The queued packet carries the emit's arguments under ``data``: a list of them, or the one argument.
+    """
+    if not message or message["type"] != "message":
+        return None, {}
+    packet = json.loads(message["data"])
+    args = packet.get("data")
+    return packet.get("event"), (args[0] if isinstance(args, list) else args) or {}
 
 
 def wipe_redis(client: redis.Redis, prefix: str) -> int:

@@ -55,6 +55,11 @@ def lock_gates(session: Session, event_ids: Iterable[int]) -> None:
         )
 
 
+def lock_gate_for_rebuild(session: Session, event_id: int) -> None:
+    """Take the event's gate lock exclusively until the transaction ends: no writer of the event is in flight."""
+    session.execute(text(f"SELECT pg_advisory_xact_lock({gate_lock_key(':e')})"), {"e": event_id})
+
+
 @dataclass(frozen=True)
 class Correction:
     event_id: int
@@ -84,7 +89,7 @@ def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | 
     booked: list[int] = []
     per_hold: dict[str, list[int]] = {}
     with transaction() as session:
-        session.execute(text(f"SELECT pg_advisory_xact_lock({gate_lock_key(':e')})"), {"e": event_id})
+        lock_gate_for_rebuild(session, event_id)
         now = now or utcnow()  # after the wait for the lock
         now_ms = int(now.timestamp() * 1000)
         seating, capacity = session.execute(

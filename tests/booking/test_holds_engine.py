@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.models import User
 from atomicseats.models.base import utcnow
-from tests.conftest import wipe_redis
+from tests.conftest import live_update, wipe_redis
 from tests.services import wait_for
 
 
@@ -119,11 +118,9 @@ def test_a_live_update_carries_postgresqls_counts_while_a_wiped_gate_is_not_rebu
         updates: list[dict] = []
 
         def seat_status_arrived() -> bool:
-            message = pubsub.get_message(timeout=0.2)
-            packet = json.loads(message["data"]) if message else {}
-            if packet.get("event") == "seat_status":
-                args = packet["data"]  # the emit's arguments: a list, or the one argument
-                updates.append(args[0] if isinstance(args, list) else args)
+            name, data = live_update(pubsub.get_message(timeout=0.2))
+            if name == "seat_status":
+                updates.append(data)
             return bool(updates)
 
         wait_for(seat_status_arrived, 10, "the hold's seat_status update", interval=0)

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from atomicseats.booking import gate
 from atomicseats.booking.payments import CARD_APPROVED
-from atomicseats.booking.reconcile import gate_lock_key, reconcile_event
+from atomicseats.booking.reconcile import lock_gate_for_rebuild, reconcile_event
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
 from tests.factories import LiveApi
@@ -77,7 +77,7 @@ def _rebuild_in_progress(app, event_id: int) -> Iterator[None]:
     """Hold the event's gate lock as a rebuild does between its snapshot and its Redis write."""
     with app.app_context():
         try:
-            db.session.execute(text(f"SELECT pg_advisory_xact_lock({gate_lock_key(':e')})"), {"e": event_id})
+            lock_gate_for_rebuild(db.session, event_id)
             yield
         finally:
             db.session.rollback()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -13,7 +12,7 @@ from sqlalchemy import text
 from atomicseats.booking import gate
 from atomicseats.extensions import db
 from tests.concurrency.conftest import double_holds, race, stray_claims, three_counts
-from tests.conftest import wipe_redis
+from tests.conftest import live_update, wipe_redis
 from tests.factories import LiveApi, reserved_sections
 from tests.services import wait_for
 
@@ -193,19 +192,15 @@ def test_an_expired_hold_frees_its_seats_within_a_second_with_no_request_arrivin
         freed_at: list[float] = []
 
         def freed() -> bool:
-            message = pubsub.get_message(timeout=0.2)
-            if message and message["type"] == "message":
-                packet = json.loads(message["data"])
-                args = packet.get("data")
-                data = (args[0] if isinstance(args, list) else args) or {}
-                if (
-                    packet.get("event") == "seat_status"
-                    and data.get("event_id") == event.id
-                    and all(s["status"] == "available" for s in data["seats"])
-                    and sorted(s["id"] for s in data["seats"]) == seats
-                ):
-                    freed_at.append(time.time())
-                    return True
+            name, data = live_update(pubsub.get_message(timeout=0.2))
+            if (
+                name == "seat_status"
+                and data.get("event_id") == event.id
+                and all(s["status"] == "available" for s in data["seats"])
+                and sorted(s["id"] for s in data["seats"]) == seats
+            ):
+                freed_at.append(time.time())
+                return True
             return False
 
         wait_for(freed, 45, "the seat_status event announcing the expired seats", interval=0)

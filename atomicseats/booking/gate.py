@@ -224,8 +224,10 @@ def rebuild(event_id: int, capacity: int, held: dict[str, int], owners: dict[str
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The live held members (with their expiry scores), who owns each held seat, and the booked seat ids."""
+    """Whether the gate is built, its live held members (with their expiry scores), who owns each held seat, and
+    the booked seat ids."""
 
+    built: bool
     held: dict[str, int]
     owners: dict[str, str]
     booked: set[int]
@@ -233,17 +235,19 @@ class Snapshot:
 
 def snapshot(event_id: int, now_ms: int) -> Snapshot:
     """The gate as it is now, in one MULTI/EXEC, for reconciliation to compare with PostgreSQL."""
-    held_key, owner_key, booked_key, _ = _keys(event_id)
+    held_key, owner_key, booked_key, cap_key = _keys(event_id)
     try:
         pipe = redis_ext.client.pipeline(transaction=True)
+        pipe.exists(cap_key)
         pipe.zrangebyscore(held_key, f"({now_ms}", "+inf", withscores=True)
         pipe.hgetall(owner_key)
         pipe.smembers(booked_key)
-        live, owners, booked = pipe.execute()
+        built, live, owners, booked = pipe.execute()
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise GateUnavailable(str(exc)) from exc
     held = {m.decode(): int(s) for m, s in live}
     return Snapshot(
+        built=bool(built),
         held=held,
         owners={k.decode(): v.decode() for k, v in owners.items() if k.decode() in held},
         booked={int(b) for b in booked},

@@ -116,7 +116,6 @@ def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | 
                 held[str(seat_id)] = score
                 owners[str(seat_id)] = str(hold_id)
         try:  # still under the lock: nothing committed since the snapshot, nothing in flight
-            was_built = gate.is_built(event_id)
             before = gate.snapshot(event_id, now_ms)
             gate.rebuild(event_id, capacity, held, owners, booked)
         except gate.GateUnavailable:
@@ -129,7 +128,7 @@ def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | 
         held_reowned=sum(1 for seat, hold in owners.items() if before.owners.get(seat, hold) != hold),
         booked_added=len(set(booked) - before.booked),
         booked_removed=len(before.booked - set(booked)),
-        was_built=was_built,
+        was_built=before.built,
     )
     if correction.changed:
         log.info("reconcile: corrected %s", correction)

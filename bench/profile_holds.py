@@ -48,18 +48,6 @@ PARTS = [
 ]
 
 
-def _worker_pid(master: int) -> int:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                return int(entry)
-    raise SystemExit("no gunicorn worker found")
-
-
 def _part(frames: list[str]) -> str:
     if not any("wsgi_app (flask/app.py" in f for f in frames):
         return PARTS[0][0]
@@ -100,7 +88,7 @@ def main() -> None:
         ((_, host_token),) = make_users(conn, 1, role="host")
         seats = _SeatSupply(port, host_token, make_users(conn, SEATS))
         conn.close()
-        worker = _worker_pid(stack.web.popen.pid)
+        (worker,) = stack.web.children()
         phases = {
             "hold": seats.take(int(args.seconds * 600) + 2000),
             "/health": [("GET", "/health", None, {})] * 200_000,

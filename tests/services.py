@@ -94,6 +94,11 @@ class Process:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
+    def children(self) -> list[int]:
+        """Pids of the process's children (gunicorn's: its workers), from ``/proc``."""
+        tasks = Path(f"/proc/{self.popen.pid}/task")
+        return [int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.alive():
             os.killpg(self.popen.pid, sig)

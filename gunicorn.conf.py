@@ -1,0 +1,44 @@
+"""gunicorn settings that every start of the web server picks up (gunicorn reads ``./gunicorn.conf.py``).
+
+The Procfile, the Docker image and the tests all start gunicorn from the repository root, so this applies to
+each of them; the command line keeps the rest of the configuration.
+
+Each worker is kept on one CPU. Its threads share one GIL, so the worker runs Python on one core at a time
+anyway, but every blocking call (a PostgreSQL statement, a Redis command, the client's socket) hands the GIL
+to another thread. With the threads spread over both cores, each hand-off wakes a thread on the other core:
+an inter-processor interrupt and a context switch, which in a virtual machine cost more than the Python they
+make room for (``perf`` on the worker: 40 % of its CPU in the kernel, half of it switching between threads).
+On one core the woken thread simply runs next. Measured on this project's 2-core machine (README,
+"Benchmarks"): ``/health`` 1,355-1,450 req/s pinned against 659-858, holds 389-412/s against 219-297.
+PostgreSQL, Redis and everything else stay free to use every core. ``WEB_PIN_CPU=0`` turns this off.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _current_cpu() -> int | None:
+    """The CPU this process runs on (``/proc/self/stat``, field 39), or None where there is no such file."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[36])
+
+
+def post_fork(server, worker) -> None:
+    """Pin the new worker (its one thread so far, which every later thread inherits) to the CPU it started on.
+
+    The kernel places a new process on the least busy CPU it may use, so several workers, or several
+    gunicorns on one machine, spread over the cores instead of all taking the same one.
+    """
+    if os.environ.get("WEB_PIN_CPU", "1") == "0" or not hasattr(os, "sched_setaffinity"):
+        return
+    allowed = os.sched_getaffinity(0)
+    cpu = _current_cpu()
+    if len(allowed) < 2 or cpu not in allowed:
+        return
+    os.sched_setaffinity(0, {cpu})
+    server.log.info("worker %s pinned to CPU %s (WEB_PIN_CPU=0 turns this off)", worker.pid, cpu)

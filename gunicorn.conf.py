@@ -16,6 +16,7 @@ PostgreSQL, Redis and everything else stay free to use every core. ``WEB_PIN_CPU
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 
@@ -28,17 +29,35 @@ def _current_cpu() -> int | None:
     return int(fields[36])
 
 
-def post_fork(server, worker) -> None:
-    """Pin the new worker (its one thread so far, which every later thread inherits) to the CPU it started on.
+def _pinned_workers() -> Counter[int]:
+    """How many other gunicorn processes on this machine are pinned to each CPU."""
+    counts: Counter[int] = Counter()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if b"gunicorn" not in (entry / "cmdline").read_bytes():
+                continue
+            cpus = os.sched_getaffinity(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to look at
+            continue
+        if len(cpus) == 1:
+            counts[next(iter(cpus))] += 1
+    return counts
 
-    The kernel places a new process on the least busy CPU it may use, so several workers, or several
-    gunicorns on one machine, spread over the cores instead of all taking the same one.
+
+def post_fork(server, worker) -> None:
+    """Pin the new worker (its one thread so far, which every later thread inherits) to one CPU.
+
+    The CPU is the one fewest other gunicorn workers are pinned to, so that several workers, or several web
+    processes on one machine, spread over the cores; among equals, the one the kernel started the worker on.
     """
     if os.environ.get("WEB_PIN_CPU", "1") == "0" or not hasattr(os, "sched_setaffinity"):
         return
     allowed = os.sched_getaffinity(0)
-    cpu = _current_cpu()
-    if len(allowed) < 2 or cpu not in allowed:
+    if len(allowed) < 2:
         return
+    taken, current = _pinned_workers(), _current_cpu()
+    cpu = min(sorted(allowed), key=lambda c: (taken[c], c != current))
     os.sched_setaffinity(0, {cpu})
     server.log.info("worker %s pinned to CPU %s (WEB_PIN_CPU=0 turns this off)", worker.pid, cpu)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import runpy
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.services import start_web
+from tests.services import ROOT, start_web
 
 pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two CPUs or more")
 
@@ -17,13 +18,17 @@ def _thread_affinities(pid: int) -> list[set[int]]:
     return [os.sched_getaffinity(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")]
 
 
+def _start(server_env: dict[str, str], run_dir: Path, name: str, pin: str):
+    log_dir = run_dir / name
+    log_dir.mkdir()
+    return start_web({**server_env, "WEB_PIN_CPU": pin}, log_dir)
+
+
 @pytest.mark.parametrize(("setting", "pinned"), [("1", True), ("0", False)])
 def test_the_worker_and_its_request_threads_run_on_one_cpu_unless_turned_off(
     server_env: dict[str, str], run_dir: Path, setting: str, pinned: bool
 ) -> None:
-    log_dir = run_dir / f"web-pin-{setting}"
-    log_dir.mkdir()
-    proc, url = start_web({**server_env, "WEB_PIN_CPU": setting}, log_dir)
+    proc, url = _start(server_env, run_dir, f"web-pin-{setting}", setting)
     try:
         (worker,) = proc.children()
         for _ in range(8):  # request threads start after the pin and must inherit it
@@ -37,3 +42,25 @@ def test_the_worker_and_its_request_threads_run_on_one_cpu_unless_turned_off(
             assert all(cpus == os.sched_getaffinity(0) for cpus in affinities)
     finally:
         proc.stop()
+
+
+def test_web_processes_on_one_machine_spread_over_the_cpus(server_env: dict[str, str], run_dir: Path) -> None:
+    """As in a scale-out on one host: two web processes pinned to the same CPU would share one core.
+
+    Other web servers of this run (the session's live server) may be pinned already, so the check is on the
+    whole machine: the pinned workers per CPU differ by one at most.
+    """
+    pinned_workers = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["_pinned_workers"]
+    first, _ = _start(server_env, run_dir, "web-spread-a", "1")
+    try:
+        second, _ = _start(server_env, run_dir, "web-spread-b", "1")
+        try:
+            ours = [os.sched_getaffinity(proc.children()[0]) for proc in (first, second)]
+            per_cpu = pinned_workers()
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert all(len(cpus) == 1 for cpus in ours), ours
+    counts = [per_cpu[cpu] for cpu in os.sched_getaffinity(0)]
+    assert max(counts) - min(counts) <= 1, per_cpu

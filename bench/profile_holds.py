@@ -1,16 +1,22 @@
-"""Where the web worker's Python time goes per hold, next to ``GET /health``: py-spy samples under load.
+"""Where the web worker's time goes per hold, next to ``GET /health``: py-spy samples and CPU times under load.
 
 Usage: ``python3 -m pip install --target .state/py-spy py-spy`` once, then
 ``.venv/bin/python bench/profile_holds.py [--clients 8] [--seconds 12]``
 
 Starts the same stack as ``bench/holds.py`` (gunicorn as in the Procfile), drives holds and then ``/health``
-at ``--clients`` keep-alive clients, and samples the gunicorn worker with ``py-spy record --gil`` during each
-phase: only the thread holding the GIL is sampled, so the figures are the worker's Python time per request,
-the resource that sets requests per second in one worker. cProfile, by contrast, charges its own overhead per
-call and so overstates call-heavy code such as SQLAlchemy's. Each sample is charged to the first part below
-whose function is on its stack; "server" is everything outside Flask's ``wsgi_app`` (gunicorn's loop, HTTP
-parsing, thread hand-offs). While every thread waits on the network, py-spy charges the sample to the thread
-that held the GIL last, so parts that wait (the statements, Redis calls) read somewhat high.
+at ``--clients`` keep-alive clients, and during each phase reads two things off the gunicorn worker:
+
+- its CPU time per request, user and system (``/proc``), which is what sets requests per second: the worker
+  is pinned to one CPU (``gunicorn.conf.py``) and keeps it busy;
+- where its Python time goes, with ``py-spy record --gil``: only the thread holding the GIL is sampled, and
+  each sample is charged to the first part below whose function is on its stack; "server" is everything
+  outside Flask's ``wsgi_app`` (gunicorn's loop, HTTP parsing, thread hand-offs). While every thread waits
+  on the network, py-spy charges the sample to the thread that held the GIL last, so parts that wait (the
+  statements, Redis calls) read somewhat high. cProfile, by contrast, charges its own overhead per call and
+  so overstates call-heavy code such as SQLAlchemy's.
+
+The rest of the CPU time, outside the GIL, is the kernel's (sockets, switching between threads) and C code
+that runs without the GIL (libpq, hiredis).
 """
 
 from __future__ import annotations
@@ -65,6 +71,13 @@ def _sample(worker: int, seconds: float, out: Path) -> subprocess.Popen:
     )
 
 
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def _per_request(raw: Path, requests: float) -> dict[str, float]:
     """Milliseconds of GIL time per request, by part."""
     samples: collections.Counter[str] = collections.Counter()
@@ -97,24 +110,34 @@ def main() -> None:
         for name, jobs in phases.items():
             raw = Path(tmp) / f"{name.strip('/')}.raw"
             spy = _sample(worker, args.seconds + 1, raw)
+            before = _cpu_seconds(worker)
             result = drive(port, jobs, args.clients, 1.0, args.seconds)
+            after = _cpu_seconds(worker)
             if spy.wait() != 0:
                 raise SystemExit(f"py-spy failed: {spy.stderr.read().decode()}")
-            # py-spy also sampled the warm-up second: count its requests at the measured rate
-            figures[name] = (result, _per_request(raw, result["rps"] * (args.seconds + 1)))
+            # both also saw the warm-up second: count its requests at the measured rate
+            requests = result["rps"] * (args.seconds + 1)
+            cpu = tuple((b - a) * 1000 / requests for a, b in zip(before, after, strict=True))
+            figures[name] = (result, _per_request(raw, requests), cpu)
 
+    cpu = {name: figures[name][2] for name in figures}
+    print(f"\nCPU time of the web worker per request (ms), {args.clients} clients, from /proc\n")
+    print(f"{'':<32} {'hold':>7} {'/health':>8}")
+    for i, kind in enumerate(("user", "system")):
+        print(f"{kind:<32} {cpu['hold'][i]:>7.3f} {cpu['/health'][i]:>8.3f}")
+    print(f"{'total':<32} {sum(cpu['hold']):>7.3f} {sum(cpu['/health']):>8.3f}")
     print(f"\nGIL time of the web worker per request (ms), {args.clients} clients, py-spy at {RATE} Hz\n")
     print(f"{'part':<32} {'hold':>7} {'/health':>8}")
     for part, _ in PARTS:
         hold, health = (figures[name][1].get(part, 0.0) for name in ("hold", "/health"))
         print(f"{part:<32} {hold:>7.3f} {health:>8.3f}")
-    totals = {name: sum(parts.values()) for name, (_, parts) in figures.items()}
+    totals = {name: sum(parts.values()) for name, (_, parts, _) in figures.items()}
     print(f"{'total':<32} {totals['hold']:>7.3f} {totals['/health']:>8.3f}")
-    rps = {name: result["rps"] for name, (result, _) in figures.items()}
+    rps = {name: result["rps"] for name, (result, _, _) in figures.items()}
     print(
         f"\nrequests/s: hold {rps['hold']:.0f}, /health {rps['/health']:.0f} "
-        f"(ratio {rps['hold'] / rps['/health']:.0%}); /health's GIL time over a hold's: "
-        f"{totals['/health'] / totals['hold']:.0%}"
+        f"(ratio {rps['hold'] / rps['/health']:.0%}); /health's over a hold's: CPU time "
+        f"{sum(cpu['/health']) / sum(cpu['hold']):.0%}, GIL time {totals['/health'] / totals['hold']:.0%}"
     )
 
 

@@ -4,19 +4,20 @@ Usage: ``python3 -m pip install --target .state/py-spy py-spy`` once, then
 ``.venv/bin/python bench/profile_holds.py [--clients 8] [--seconds 12]``
 
 Starts the same stack as ``bench/holds.py`` (gunicorn as in the Procfile), drives holds and then ``/health``
-at ``--clients`` keep-alive clients, and during each phase reads two things off the gunicorn worker:
+at ``--clients`` keep-alive clients, and during each phase reads two things:
 
-- its CPU time per request, user and system (``/proc``), which is what sets requests per second: the worker
-  is pinned to one CPU (``gunicorn.conf.py``) and keeps it busy;
-- where its Python time goes, with ``py-spy record --gil``: only the thread holding the GIL is sampled, and
-  each sample is charged to the first part below whose function is on its stack; "server" is everything
-  outside Flask's ``wsgi_app`` (gunicorn's loop, HTTP parsing, thread hand-offs). While every thread waits
-  on the network, py-spy charges the sample to the thread that held the GIL last, so parts that wait (the
-  statements, Redis calls) read somewhat high. cProfile, by contrast, charges its own overhead per call and
-  so overstates call-heavy code such as SQLAlchemy's.
+- CPU time per request (``/proc``) of the gunicorn worker (user and system), of PostgreSQL's and Redis's
+  processes and of the whole machine. These services and the load generator share the machine's cores and
+  keep them busy, so the machine's CPU time per request is what sets requests per second;
+- where the worker's Python time goes, with ``py-spy record --gil``: only the thread holding the GIL is
+  sampled, and each sample is charged to the first part below whose function is on its stack; "server" is
+  everything outside Flask's ``wsgi_app`` (gunicorn's loop, HTTP parsing, thread hand-offs). While every
+  thread waits on the network, py-spy charges the sample to the thread that held the GIL last, so parts that
+  wait (the statements, Redis calls) read somewhat high. cProfile, by contrast, charges its own overhead per
+  call and so overstates call-heavy code such as SQLAlchemy's.
 
-The rest of the CPU time, outside the GIL, is the kernel's (sockets, switching between threads) and C code
-that runs without the GIL (libpq, hiredis).
+The rest of the worker's CPU time, outside the GIL, is the kernel's (sockets, switching between threads) and
+C code that runs without the GIL (libpq, hiredis).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _sample(worker: int, seconds: float, out: Path) -> subprocess.Popen:
 
 
 _PROCESSES = ("web worker, user", "web worker, system", "PostgreSQL", "Redis")
-_REST = "rest of the machine (clients, py-spy)"
+_REST = "rest (clients, py-spy, kernel)"
 
 
 def _cpu_snapshot(worker: int) -> dict[str, float]:
@@ -84,7 +85,7 @@ def _cpu_snapshot(worker: int) -> dict[str, float]:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return int(fields[11]) / tick, int(fields[12]) / tick
 
-    by_name = collections.Counter()
+    by_name: collections.Counter[str] = collections.Counter()
     for proc in Path("/proc").iterdir():
         try:
             name = (proc / "comm").read_text().strip() if proc.name.isdigit() else ""
@@ -153,7 +154,8 @@ def main() -> None:
             figures[name] = (result, _per_request(raw, requests), cpu)
 
     cpu = {name: figures[name][2] for name in figures}
-    print(f"\nCPU time per request (ms), {args.clients} clients, from /proc (2 cores: 2 ms per ms of wall time)\n")
+    cores = os.cpu_count()
+    print(f"\nCPU time per request (ms), {args.clients} clients, from /proc ({cores} cores, all counted)\n")
     print(f"{'':<40} {'hold':>7} {'/health':>8}")
     for row in cpu["hold"]:
         print(f"{row:<40} {cpu['hold'][row]:>7.3f} {cpu['/health'][row]:>8.3f}")

@@ -5,11 +5,10 @@ each of them; the command line keeps the rest of the configuration.
 
 Each worker is kept on one CPU. Its threads share one GIL, so the worker runs Python on one core at a time
 anyway, but every blocking call (a PostgreSQL statement, a Redis command, the client's socket) hands the GIL
-to another thread. With the threads spread over both cores, each hand-off wakes a thread on the other core:
+to another thread. With the threads spread over several cores, each hand-off wakes a thread on another core:
 an inter-processor interrupt and a context switch, which in a virtual machine cost more than the Python they
-make room for (``perf`` on the worker: 40 % of its CPU in the kernel, half of it switching between threads).
-On one core the woken thread simply runs next. Measured on this project's 2-core machine (README,
-"Benchmarks"): ``/health`` 1,355-1,450 req/s pinned against 659-858, holds 389-412/s against 219-297.
+make room for. On one core the woken thread simply runs next. Measurements: docs/benchmarks.md and
+docs/decisions/0003-web-worker-pinned-to-one-cpu.md.
 PostgreSQL, Redis and everything else stay free to use every core. ``WEB_PIN_CPU=0`` turns this off.
 """
 

@@ -1,15 +1,15 @@
 """Hot-path statements straight on psycopg2, on the session's own connection (so inside its transaction).
 
-SQLAlchemy's statement layer costs about 0.1 ms of CPU per statement on these machines (cache key, result
-metadata, row processors) on top of psycopg2's own cost, and a seat hold runs several statements in the one
-web process whose Python is the bottleneck (README, "Benchmarks"). The few statements every hold runs use
-this module; everything else goes through the Session as usual. Parameters use psycopg2's ``%(name)s`` style.
+SQLAlchemy's statement layer (cache key, result metadata, row processors) costs CPU on top of psycopg2's own,
+and a seat hold runs several statements in the one web process whose Python is the bottleneck. The few
+statements every hold runs use this module; everything else goes through the Session as usual. Parameters use
+psycopg2's ``%(name)s`` style. Measured in docs/benchmarks.md; why: docs/decisions/0007-dbapi-prepared-statements.md.
 
 Each statement is prepared once per connection (``PREPARE``) and then only executed: parsing and planning
-them was about half of PostgreSQL's time per hold (0.35 of 0.8 ms in ``EXPLAIN ANALYZE``), and PostgreSQL
-shares the machine's two cores with the web process. After five runs PostgreSQL keeps a generic plan when it
-costs no more than the custom ones, so planning stops altogether. Prepared statements are per connection and
-survive rollbacks, so the connection remembers which it has (``info``; a fresh connection starts empty).
+were a large share of PostgreSQL's time per hold, and PostgreSQL shares the machine's cores with the web
+process. After five runs PostgreSQL keeps a generic plan when it costs no more than the custom ones, so
+planning stops altogether. Prepared statements are per connection and survive rollbacks, so the connection
+remembers which it has (``info``; a fresh connection starts empty).
 
 The pool does not ping a connection when it hands it out (``DB_POOL_PRE_PING``, off by default: a round trip
 on every request). A connection that died while it sat in the pool (PostgreSQL restarted) shows itself on the

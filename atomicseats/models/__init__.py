@@ -4,6 +4,7 @@ from atomicseats.models.bookings import Booking, BookingSeat
 from atomicseats.models.events import Event, Seat, Section
 from atomicseats.models.holds import Hold, HoldSeat
 from atomicseats.models.messaging import DeadLetter, IdempotencyKey, OutboxMessage, ProcessedMessage
+from atomicseats.models.queue import QueueAdmission
 from atomicseats.models.users import ApiToken, User
 from atomicseats.models.waitlist import WaitlistEntry
 
@@ -18,6 +19,7 @@ __all__ = [
     "IdempotencyKey",
     "OutboxMessage",
     "ProcessedMessage",
+    "QueueAdmission",
     "Seat",
     "Section",
     "User",

@@ -30,6 +30,7 @@ EVENT_STATUSES = ("draft", "on_sale", "sold_out", "ended", "cancelled")
 SEATINGS = ("reserved", "general")
 SEAT_KINDS = ("standard", "accessible", "companion", "restricted_view", "general")
 MAX_SEATS_PER_EVENT = 20_000
+MAX_ADMIT_PER_MINUTE = 100_000
 
 
 class Event(db.Model):
@@ -43,6 +44,7 @@ class Event(db.Model):
         CheckConstraint("seating = 'reserved' OR price_cents IS NOT NULL", name="general_has_price"),
         CheckConstraint("hold_seconds BETWEEN 30 AND 3600", name="hold_seconds_range"),
         CheckConstraint("max_per_order BETWEEN 1 AND 100", name="max_per_order_range"),
+        CheckConstraint(f"admit_per_minute BETWEEN 1 AND {MAX_ADMIT_PER_MINUTE}", name="admit_per_minute_range"),
         Index("ix_events_status_starts_at", "status", "starts_at"),
         Index("ix_events_host_id", "host_id"),
     )
@@ -61,6 +63,11 @@ class Event(db.Model):
     hold_seconds: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
     max_per_order: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
     waitlist_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # The waiting room (booking/waiting_room.py): holds need an admission token; it opens at
+    # waiting_room_opens_at, or when the event goes on sale if that is not set.
+    waiting_room_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    waiting_room_opens_at: Mapped[datetime | None]
+    admit_per_minute: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
     published_at: Mapped[datetime | None]

@@ -65,10 +65,24 @@ class Config:
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "AtomicSeats <tickets@atomicseats.example.com>")
 
-    # Socket.IO: the Redis message queue joins every process that emits (web, workers, scheduler).
-    # "threading" under gunicorn's gthread worker (see README, "Decisions"); "gevent" only with a gevent worker.
-    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+    # Socket.IO: the Redis message queue joins every process that emits (web, workers, scheduler) to the
+    # realtime processes that serve the browsers (docs/decisions/0001-realtime-process.md).
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE", REDIS_URL)
+    # Where browsers reach the realtime process; empty: this site's own origin (a proxy sends /socket.io/ there).
+    REALTIME_URL = os.environ.get("REALTIME_URL", "")
+    # Origins whose pages may connect (comma-separated); "*": any, as identity comes from a signed token, never
+    # from a cookie the browser would send to a foreign page's socket.
+    REALTIME_ALLOWED_ORIGINS = os.environ.get("REALTIME_ALLOWED_ORIGINS", "*")
+    # Each event's seat maps get at most one seat_status per tick (100-250 ms), carrying every seat changed in it.
+    REALTIME_TICK_MS = _int("REALTIME_TICK_MS", 200)
+    # Socket.IO connections one realtime process accepts; more are refused (the client retries with backoff).
+    REALTIME_MAX_CONNECTIONS = _int("REALTIME_MAX_CONNECTIONS", 6000)
+    # Messages waiting for one client before it counts as not reading and is disconnected (a tick is one).
+    REALTIME_CLIENT_QUEUE_LIMIT = _int("REALTIME_CLIENT_QUEUE_LIMIT", 50)
+    # A page's realtime token names its user this long; after it the socket still works, without the user's room.
+    REALTIME_TOKEN_MAX_AGE = _int("REALTIME_TOKEN_MAX_AGE", 3600)
+    # PostgreSQL connections per realtime process, for joining maps' snapshots (one read per event at a time).
+    REALTIME_DB_POOL_SIZE = _int("REALTIME_DB_POOL_SIZE", 4)
 
     API_TOKEN_TTL_SECONDS = _int("API_TOKEN_TTL_SECONDS", 24 * 3600)
     # Expired tokens are deleted this long after they expired.

@@ -3,7 +3,8 @@
 Two kinds of series, because AtomicSeats runs as several processes:
 
 - Per web process, counted in memory: requests and their latency per endpoint. Each web process is its own
-  scrape target (one gunicorn worker per process, see the README), so in-memory counters are exact.
+  scrape target (one gunicorn worker per process, see docs/decisions/0002-threading-web-server.md), so in-memory
+  counters are exact.
 - Site-wide, read at scrape time from where the truth lives: holds made and expired and bookings by outcome
   from PostgreSQL (holds expire in the scheduler and bookings confirm in RQ workers, where a web counter would
   never see them), outbox lag from PostgreSQL, RQ queue depth from Redis, and the dispatcher group's Kafka lag

@@ -1,7 +1,7 @@
 """Two web processes behind one Redis: a change made through one reaches seat maps connected to the other.
 
-This is what lets the web tier scale out (README, "Decisions"): each process has its own Socket.IO clients,
-and Flask-SocketIO's Redis message queue carries every emit to all of them.
+This is what lets the web tier scale out (docs/decisions/0002-threading-web-server.md): each process has its
+own Socket.IO clients, and Flask-SocketIO's Redis message queue carries every emit to all of them.
 """
 
 from __future__ import annotations

@@ -152,6 +152,17 @@ OPERATIONS: dict[str, Op] = {
         schemas.HoldOut,
         201,
         (409, 410),
+        params=(
+            Param(
+                "X-Admission-Token",
+                {"type": "string"},
+                "On an event with a waiting room: the admission_token of POST /events/{id}/queue. Without a valid "
+                "one, 403 with code admission_required, admission_token_invalid, admission_token_wrong_event, "
+                "admission_token_not_yours, admission_token_expired or admission_token_used. A hold made with it "
+                "(201) spends it.",
+                "header",
+            ),
+        ),
         creates=True,
         rate_limited=True,
         example={"seat_ids": [1, 2]},
@@ -182,7 +193,19 @@ OPERATIONS: dict[str, Op] = {
             _when("to", "Event starting at or before"),
         ),
     ),
-    "api.get_booking": Op("A booking (its owner, the event's host, admins).", SIGNED_IN, response=schemas.BookingOut),
+    "api.get_booking": Op(
+        "A booking (its owner, the event's host, admins).",
+        SIGNED_IN,
+        response=schemas.BookingOut,
+        params=(
+            Param(
+                "wait",
+                {"type": "integer", "minimum": 0, "maximum": 30},
+                "While the booking is pending, answer as soon as it is confirmed or failed, or after this many "
+                "seconds (a long poll instead of polling again and again).",
+            ),
+        ),
+    ),
     "api.cancel_booking": Op(
         "Cancel a confirmed booking; its places go to the waitlist.",
         SIGNED_IN,
@@ -203,6 +226,17 @@ OPERATIONS: dict[str, Op] = {
         "Your waitlist entries with position and any open offer.", SIGNED_IN, response=schemas.WaitlistPage, params=PAGE
     ),
     "api.leave_waitlist": Op("Leave the waitlist.", SIGNED_IN, status=204, errors=(409,)),
+    "api.join_queue": Op(
+        "Join the event's waiting room, or see your place (idempotent: one place per account).",
+        SIGNED_IN,
+        response=schemas.QueueStateOut,
+        errors=(409, 429),
+    ),
+    "api.queue_ticket": Op(
+        "Your place in a waiting room by ticket (only yours; any other is 404).",
+        SIGNED_IN,
+        response=schemas.QueueStateOut,
+    ),
     "api.event_sales": Op(
         "Sales by section and day, and the attendee list (cursor-paged).",
         "host",

@@ -31,7 +31,15 @@ SCREENSHOTS = ROOT / "tests" / "screenshots"
 AXE = ROOT / "static" / "vendor" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = pytest.mark.browser
+BROWSER_TESTS = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder ``browser`` before ``-m`` selects (``pytestmark`` in a conftest marks nothing)."""
+    for item in items:
+        if item.path.is_relative_to(BROWSER_TESTS):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

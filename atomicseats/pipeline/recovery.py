@@ -2,9 +2,10 @@
 
 Kafka (Tansu keeps messages in memory only), Redis and workers may each lose a booking's request: a broker
 restart drops the message, a wiped Redis drops the queued job, a SIGKILLed worker leaves it "started"
-forever. PostgreSQL still says ``pending``, so the scheduler enqueues a fresh confirm job for every booking
-still pending ``REDRIVE_AFTER_SECONDS`` after its message was published. Confirming is idempotent, so a
-re-drive of a booking that was merely slow changes nothing.
+forever, or "queued" in no queue at all when it died between taking the job and starting it. PostgreSQL still
+says ``pending`` (or, for an email, not sent), so the scheduler enqueues a fresh job for every booking still
+pending and every email still unsent ``REDRIVE_AFTER_SECONDS`` after its message was published. Confirming
+and sending are idempotent, so a re-drive of one that was merely slow changes nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import timedelta
 
 import redis
 from flask import current_app
+from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from sqlalchemy import text
 
 from atomicseats.booking import checkout, outbox, waitlist
@@ -33,7 +35,7 @@ def redrive_stale() -> int:
     count = 0
     for booking_id in checkout.stale_pending(timedelta(seconds=after)):
         try:
-            if _job_pending(f"confirm-{booking_id}", include_started=False):
+            if _waiting_in_rq(f"confirm-{booking_id}"):
                 continue  # merely behind a backlog: a second job would only add load
             if not redis_ext.client.set(redis_ext.key("redrive", booking_id), 1, nx=True, ex=after):
                 continue  # re-driven recently; give that job its time
@@ -50,9 +52,10 @@ def redrive_lost_emails(window: timedelta = timedelta(days=1)) -> int:
     """Enqueue again each email published over ``REDRIVE_AFTER_SECONDS`` ago that was neither sent nor parked.
 
     A wiped Redis drops queued email jobs whose Kafka offsets the dispatcher has already committed, and a
-    SIGKILLed worker leaves one "started" forever; the outbox row and ``processed_messages`` in PostgreSQL still
-    say which were never sent. Sending is idempotent on the message id, so a re-drive of an email that was
-    merely slow sends nothing twice; each is re-driven at most once per re-drive period.
+    SIGKILLed worker strands one; the outbox row and ``processed_messages`` in PostgreSQL still say which were
+    never sent. Sending is idempotent on the message id (a second job waits on the first one's
+    ``processed_messages`` row and then sends nothing), so a re-drive of an email that was merely slow sends
+    nothing twice; each is re-driven at most once per re-drive period.
     """
     after = current_app.config["REDRIVE_AFTER_SECONDS"]
     now = utcnow()
@@ -78,7 +81,7 @@ def redrive_lost_emails(window: timedelta = timedelta(days=1)) -> int:
     count = 0
     for row in rows:
         try:
-            if _job_pending(f"notify-{row.message_id}"):
+            if _waiting_in_rq(f"notify-{row.message_id}"):
                 continue  # merely behind a backlog: a second job would only add load
             if not redis_ext.client.set(redis_ext.key("redrive-email", row.message_id), 1, nx=True, ex=after):
                 continue
@@ -93,18 +96,21 @@ def redrive_lost_emails(window: timedelta = timedelta(days=1)) -> int:
     return count
 
 
-def _job_pending(job_id: str, include_started: bool = True) -> bool:
-    """The dispatcher's job is still queued or waiting for a retry (or running, with ``include_started``).
+def _waiting_in_rq(job_id: str) -> bool:
+    """The dispatcher's job is where RQ runs it without help: in its queue, or scheduled for a retry.
 
-    A confirm that shows "started" may belong to a SIGKILLed worker, so its re-drive does not wait for RQ's
-    maintenance to notice; an email can wait, as sending it twice is what a re-drive must avoid.
+    Its status is no evidence. A worker SIGKILLed after taking a job off the queue and before starting it
+    leaves the job "queued" in no queue (BLPOP, a worker on several queues: nothing ever runs it) or in the
+    queue's intermediate list (BLMOVE, one queue: RQ fails or retries it a minute or two later), and one killed
+    while running leaves it "started" until its heartbeat runs out. So only a place a live worker pops from
+    makes the re-drive wait: a second job there would only add load to a backlog.
     """
     try:
         job = Job.fetch(job_id, connection=redis_ext.client)
     except NoSuchJobError:
         return False
-    waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-    return job.get_status() in (waiting | {JobStatus.STARTED} if include_started else waiting)
+    rq_queue = Queue(job.origin, connection=redis_ext.client)
+    return rq_queue.get_job_position(job_id) is not None or job_id in rq_queue.scheduled_job_registry
 
 
 def allocate_waitlists() -> int:

@@ -38,14 +38,17 @@ class Pipeline:
         self.run_dir = run_dir
         prefix = env["REDIS_PREFIX"]
         self.queues = [prefix + "bookings", prefix + "notifications"]
-        self.worker: Process | None = None
+        self.workers: list[Process] = []
+        self._rq_names: dict[Process, str] = {}
         self.dispatcher: Process | None = None
         self.scheduler: Process | None = None
         self._workers = 0
 
-    def start_worker(self) -> Process:
+    def start_worker(self, *queues: str, worker_class: str = "rq.worker.SimpleWorker", **env: str) -> Process:
+        """An RQ worker as the Procfile runs it, on both queues unless ``queues`` name some."""
         self._workers += 1
-        self.worker = Process(
+        rq_name = f"{self.env['REDIS_PREFIX']}worker-{self._workers}"
+        worker = Process(
             f"rq-worker-{self._workers}",
             [
                 str(VENV_BIN / "rq"),
@@ -53,30 +56,38 @@ class Pipeline:
                 "--url",
                 self.env["REDIS_URL"],
                 "-w",
-                "rq.worker.SimpleWorker",
+                worker_class,
                 "--with-scheduler",
                 "--maintenance-interval",
                 "30",
                 "--name",
-                f"{self.env['REDIS_PREFIX']}worker-{self._workers}",
-                *self.queues,
+                rq_name,
+                *(queues or self.queues),
             ],
-            self.env,
+            {**self.env, **env},
             self.run_dir,
         ).start()
-        return self.worker
+        self.workers.append(worker)
+        self._rq_names[worker] = rq_name
+        return worker
 
-    def kill_worker(self, redis_client: Any) -> None:
-        """SIGKILL the worker's whole process group: no cleanup, no graceful shutdown.
+    def kill_worker(self, redis_client: Any, worker: Process | None = None) -> None:
+        """SIGKILL a worker's whole process group (the newest one by default): no cleanup, no graceful shutdown.
 
         The dead worker keeps RQ's scheduler lock (which runs delayed retries) until its 61 s TTL runs out and
         a live worker's maintenance (every 30 s, see the Procfile) takes it over; the suite expires the dead
         worker's own locks at once instead of waiting that minute and a half.
         """
-        assert self.worker is not None
-        self.worker.kill()
-        self.worker.stop()  # only closes its log now
-        name = f"{self.env['REDIS_PREFIX']}worker-{self._workers}".encode()
+        self.stop_worker(redis_client, worker, kill=True)
+
+    def stop_worker(self, redis_client: Any, worker: Process | None = None, kill: bool = False) -> None:
+        """Stop a worker (SIGTERM: RQ's warm shutdown, or SIGKILL with ``kill``) and free its scheduler locks."""
+        worker = worker or self.workers[-1]
+        if kill:
+            worker.kill()
+        worker.stop()  # after a kill, only closes its log
+        self.workers.remove(worker)
+        name = self._rq_names.pop(worker).encode()
         for queue in self.queues:
             key = f"rq:scheduler-lock:{queue}"
             if redis_client.get(key) == name:
@@ -88,12 +99,12 @@ class Pipeline:
         self.start_worker()
 
     def stop(self) -> None:
-        for proc in (self.worker, self.dispatcher, self.scheduler):
+        for proc in (*self.workers, self.dispatcher, self.scheduler):
             if proc is not None:
                 proc.stop()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in (self.dispatcher, self.worker, self.scheduler) if p)
+        return "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in (self.dispatcher, *self.workers, self.scheduler) if p)
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,20 @@ class Config:
     # Seconds between email retries; after the last one the message goes to the dead-letter list.
     EMAIL_RETRY_INTERVALS = os.environ.get("EMAIL_RETRY_INTERVALS", "5,30,120")
     RQ_JOB_TIMEOUT = _int("RQ_JOB_TIMEOUT", 60)
+    # Requests of one web process that may wait in GET /bookings/{id}?wait=N at once (each holds a thread);
+    # past this, such a poll is answered at once.
+    BOOKING_WAIT_MAX_WAITERS = _int("BOOKING_WAIT_MAX_WAITERS", 50)
+    # Waiting room (docs/decisions/0050-waiting-room.md). Arrivals this long before the sale opens share a random
+    # draw for their places; an admitted person has this long to make a hold; one IP may put at most this many
+    # accounts in one event's queue (0: no cap). Admission runs every WAITING_ROOM_TICK_SECONDS and saves up at
+    # most WAITING_ROOM_BURST_SECONDS of the room's rate; waiting pages hear the head of the line at most every
+    # WAITING_ROOM_PUSH_SECONDS.
+    WAITING_ROOM_PREQUEUE_SECONDS = _int("WAITING_ROOM_PREQUEUE_SECONDS", 15 * 60)
+    WAITING_ROOM_ADMISSION_SECONDS = _int("WAITING_ROOM_ADMISSION_SECONDS", 120)
+    WAITING_ROOM_MAX_PER_IP = _int("WAITING_ROOM_MAX_PER_IP", 20)
+    WAITING_ROOM_TICK_SECONDS = float(os.environ.get("WAITING_ROOM_TICK_SECONDS", "1"))
+    WAITING_ROOM_BURST_SECONDS = float(os.environ.get("WAITING_ROOM_BURST_SECONDS", "5"))
+    WAITING_ROOM_PUSH_SECONDS = float(os.environ.get("WAITING_ROOM_PUSH_SECONDS", "2"))
 
     # When set, GET /metrics wants "Authorization: Bearer <it>" (Prometheus's authorization setting): request
     # counts, queue depths and lags are for the operators, not for anyone who finds the URL.

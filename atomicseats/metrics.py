@@ -27,7 +27,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rq import Queue
 from sqlalchemy import text
 
-from atomicseats.booking import outbox
+from atomicseats.booking import outbox, waiting_room
 from atomicseats.extensions import db, kafka_ext, redis_ext
 from atomicseats.pipeline.jobs import BOOKINGS_QUEUE, NOTIFICATIONS_QUEUE
 
@@ -43,6 +43,14 @@ _OUTCOMES = text(
     SELECT CASE WHEN confirmed_at IS NOT NULL THEN 'confirmed' ELSE 'failed' END AS outcome,
            COALESCE(failure_reason, '') AS reason, count(*) AS n
     FROM bookings WHERE confirmed_at IS NOT NULL OR status = 'failed' GROUP BY 1, 2
+    """
+)
+_ADMISSIONS = text(
+    """
+    SELECT count(*) AS admitted,
+           count(*) FILTER (WHERE admitted_at > now() - interval '1 minute') AS last_minute,
+           count(*) FILTER (WHERE used_at IS NULL AND expires_at <= now()) AS abandoned
+    FROM queue_admissions
     """
 )
 _OUTBOX = text(
@@ -122,6 +130,7 @@ class SiteCollector:
             ("postgresql", self._postgres),
             ("redis", self._rq),
             ("kafka", self._kafka_lag),
+            ("waiting_room", self._waiting_rooms),
         ):
             try:
                 yield from list(collect())
@@ -158,6 +167,33 @@ class SiteCollector:
             "atomicseats_outbox_oldest_unsent_age_seconds",
             "Age of the oldest unpublished outbox row (0 when none).",
             value=float(pending.age),
+        )
+
+    def _waiting_rooms(self) -> Iterator[Metric]:
+        """Waiting rooms: people in line per event (Redis), admissions and abandoned turns (PostgreSQL)."""
+        lengths = waiting_room.queue_lengths()
+        try:
+            admissions = db.session.execute(_ADMISSIONS).one()
+        finally:
+            db.session.rollback()
+        length = GaugeMetricFamily(
+            "atomicseats_waiting_room_length", "People in an event's waiting room, not yet admitted.", labels=["event"]
+        )
+        for event_id, n in sorted(lengths.items()):
+            length.add_metric([str(event_id)], n)
+        yield length
+        yield CounterMetricFamily(
+            "atomicseats_waiting_room_admitted", "People ever admitted from a waiting room.", value=admissions.admitted
+        )
+        yield GaugeMetricFamily(
+            "atomicseats_waiting_room_admitted_last_minute",
+            "People admitted in the last minute, across waiting rooms.",
+            value=admissions.last_minute,
+        )
+        yield CounterMetricFamily(
+            "atomicseats_waiting_room_abandoned",
+            "Admissions that lapsed unused: the turn passed to the next in line.",
+            value=admissions.abandoned,
         )
 
     def _rq(self) -> Iterator[Metric]:

@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from atomicseats.api import accounts, bookings, events, holds, openapi, reports, waitlist  # noqa: E402,F401
+from atomicseats.api import accounts, bookings, events, holds, openapi, queue, reports, waitlist  # noqa: E402,F401
 from atomicseats.api.common import reject_unstorable_args  # noqa: E402
 
 bp.before_request(reject_unstorable_args)

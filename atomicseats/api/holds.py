@@ -9,6 +9,7 @@ from flask import current_app, jsonify
 from atomicseats import ratelimit
 from atomicseats.api import bp
 from atomicseats.api.common import created, idempotency_for, json_body
+from atomicseats.api.queue import require_admission
 from atomicseats.auth import api_auth, api_user
 from atomicseats.booking import holds
 from atomicseats.models.base import utcnow
@@ -19,6 +20,7 @@ from atomicseats.models.base import utcnow
 def create_hold(event_id: int):
     user = api_user()
     ratelimit.enforce(current_app.config["HOLD_RATE_LIMIT"], "holds", f"user:{user.id}")
+    require_admission(event_id, user)
     request_body = json_body(holds.HoldRequest)
     result = holds.create_hold(
         event_id, user, request_body, idempotency=idempotency_for(user.id, f"POST /events/{event_id}/holds")

@@ -22,6 +22,11 @@ def event_dict(event: Event, availability: dict[str, int] | None = None, detail:
         "hold_seconds": event.hold_seconds,
         "max_per_order": event.max_per_order,
         "waitlist_enabled": event.waitlist_enabled,
+        "waiting_room": {
+            "enabled": event.waiting_room_enabled,
+            "opens_at": event.waiting_room_opens_at.isoformat() if event.waiting_room_opens_at else None,
+            "admit_per_minute": event.admit_per_minute,
+        },
     }
     if event.seating == "general":
         body["price_cents"] = event.price_cents

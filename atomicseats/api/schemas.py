@@ -59,6 +59,12 @@ class SectionOut(Out):
     price_cents: int
 
 
+class WaitingRoomOut(Out):
+    enabled: bool
+    opens_at: datetime | None = Field(description="Null: the queue opens when the event goes on sale.")
+    admit_per_minute: int
+
+
 class EventOut(Out):
     id: int
     host_id: int
@@ -73,6 +79,7 @@ class EventOut(Out):
     hold_seconds: int
     max_per_order: int
     waitlist_enabled: bool
+    waiting_room: WaitingRoomOut
     price_cents: int | None = Field(default=None, description="General admission only.")
     availability: Availability | None = None
     sections: list[SectionOut] | None = Field(default=None, description="Reserved seating, in a single event.")
@@ -177,6 +184,23 @@ class WaitlistEntryOut(Out):
 class WaitlistPage(Out):
     items: list[WaitlistEntryOut]
     next_cursor: str | None
+
+
+class QueueStateOut(Out):
+    """One account's place in an event's waiting room (the same for every tab and reload)."""
+
+    ticket: str = Field(description="Read it again with GET /api/v1/queue/{ticket} (only its owner may).")
+    event_id: int
+    status: Literal["waiting", "admitted", "expired", "sold_out"]
+    position: int | None = Field(description="1 = next in. Null before the sale opens: places are drawn then.")
+    place: int | None = Field(description="The absolute place number; live pushes say how far the line has moved.")
+    eta_seconds: int | None = Field(description="Until admission at the room's rate (before opening: until opening).")
+    opens_at: datetime
+    admission_token: str | None = Field(
+        default=None, description="When admitted: send it as the X-Admission-Token header of the hold request."
+    )
+    admission_expires_at: datetime | None = None
+    admission_used: bool | None = Field(default=None, description="A hold was made with it; it admits no other.")
 
 
 class EventSummary(Out):

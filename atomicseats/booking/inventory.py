@@ -33,6 +33,7 @@ EDITABLE_AFTER_PUBLISH = {
     "waitlist_enabled",
     "capacity",
     "price_cents",
+    "waiting_room",
 }
 
 
@@ -88,6 +89,8 @@ def create_event(
             waitlist_enabled=spec.waitlist_enabled,
             status="draft",
         )
+        if spec.waiting_room is not None:
+            _set_waiting_room(event, spec.waiting_room.model_dump())
         session.add(event)
         session.flush()
         if spec.seating == "reserved":
@@ -100,6 +103,16 @@ def create_event(
         if idempotency is not None:
             idempotency.finish(session, 201, body)
     return Created(event, body)
+
+
+def _set_waiting_room(event: Event, room: dict[str, Any]) -> None:
+    """The waiting-room columns from ``{enabled, opens_at, admit_per_minute}`` (an edit may give only some)."""
+    if "enabled" in room:
+        event.waiting_room_enabled = room["enabled"]
+    if "opens_at" in room:
+        event.waiting_room_opens_at = room["opens_at"]
+    if "admit_per_minute" in room:
+        event.admit_per_minute = room["admit_per_minute"]
 
 
 def _build_seat_map(event: Event, sections: list[SectionSpec]) -> int:
@@ -165,8 +178,10 @@ def update_event(event_id: int, actor: User, patch: EventPatch, now: datetime | 
         if ends <= starts:
             raise Invalid.field("ends_at", "must be after starts_at")
         freed = 0
-        for name in (EDITABLE_AFTER_PUBLISH - {"capacity"}) & set(changes):  # capacity is resized below
+        for name in (EDITABLE_AFTER_PUBLISH - {"capacity", "waiting_room"}) & set(changes):  # resized below
             setattr(event, name, changes[name])
+        if changes.get("waiting_room") is not None:
+            _set_waiting_room(event, changes["waiting_room"])
         if "capacity" in changes:
             freed = _resize(event, changes["capacity"], now)
         if patch.sections is not None:

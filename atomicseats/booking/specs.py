@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from atomicseats.exceptions import Invalid
-from atomicseats.models.events import MAX_SEATS_PER_EVENT
+from atomicseats.models.events import MAX_ADMIT_PER_MINUTE, MAX_SEATS_PER_EVENT
 
 MAX_PRICE_CENTS = 10_000_000
 
@@ -55,6 +55,14 @@ class SectionSpec(Spec):
     rows: list[RowSpec] = Field(min_length=1, max_length=200)
 
 
+class WaitingRoomSpec(Spec):
+    """A fair queue in front of the sale (booking/waiting_room.py); ``opens_at`` absent: when it goes on sale."""
+
+    enabled: Annotated[bool, Field(strict=True)] = False
+    opens_at: AwareDatetime | None = None
+    admit_per_minute: Annotated[int, Field(ge=1, le=MAX_ADMIT_PER_MINUTE, strict=True)] = 60
+
+
 class EventFields(Spec):
     """Fields shared by creating and editing."""
 
@@ -69,6 +77,7 @@ class EventFields(Spec):
     capacity: Annotated[int, Field(ge=1, le=MAX_SEATS_PER_EVENT, strict=True)] | None = None
     price_cents: Cents | None = None
     sections: list[SectionSpec] | None = Field(default=None, min_length=1, max_length=50)
+    waiting_room: WaitingRoomSpec | None = None
 
     @field_validator("ends_at")
     @classmethod

@@ -4,8 +4,8 @@ Every tick it ends holds whose time is up (their seats were already free to ever
 the change visible to seat maps within a second) and rebuilds any event's Redis gate that has gone
 missing (Redis was wiped). A full reconciliation runs on a longer period. It also re-drives bookings left
 pending from PostgreSQL and offers free places to waitlists whose allocation message was lost
-(``pipeline/recovery.py``), and deletes bookkeeping rows older than their retention
-(``booking/retention.py``).
+(``pipeline/recovery.py``), lets the next people out of each waiting room (``booking/waiting_room.py``), and
+deletes bookkeeping rows older than their retention (``booking/retention.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from atomicseats.booking import holds, reconcile, retention
+from atomicseats.booking import holds, reconcile, retention, waiting_room
 from atomicseats.extensions import db
 from atomicseats.pipeline import recovery
 
@@ -43,6 +43,7 @@ def default_tasks(app: Flask) -> list[Task]:
         Task("redrive_pending_bookings", cfg.get("REDRIVE_INTERVAL_SECONDS", 1.0), recovery.redrive_stale),
         Task("redrive_lost_emails", cfg.get("EMAIL_REDRIVE_INTERVAL_SECONDS", 5.0), recovery.redrive_lost_emails),
         Task("allocate_waitlists", cfg.get("WAITLIST_SWEEP_SECONDS", 5.0), recovery.allocate_waitlists),
+        Task("admit_waiting_rooms", cfg["WAITING_ROOM_TICK_SECONDS"], waiting_room.tick),
         Task(
             "prune",
             600,

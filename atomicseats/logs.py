@@ -9,20 +9,19 @@ so the engine, the dispatcher and RQ jobs read and set it the same way.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask, Response, g, request
+from pythonjsonlogger import json as jsonlogger
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # a caller's id is logged verbatim: no spaces, no quotes
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def current_request_id() -> str | None:
@@ -43,22 +42,29 @@ def request_id_bound(value: str | None) -> Iterator[None]:
         _request_id.reset(token)
 
 
-class JsonFormatter(logging.Formatter):
-    """``{"ts", "level", "logger", "message", "request_id", ...extra fields, "exc"}`` on one line."""
+class JsonFormatter(jsonlogger.JsonFormatter):
+    """``{"ts", "level", "logger", "message", ...extra fields, "request_id", "exc"}`` on one line.
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+    python-json-logger does the formatting (extra fields, exceptions, values JSON cannot encode); this adds the
+    request id bound to the running work, so that no call site has to pass it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "exc"},
+            timestamp="ts",
+        )
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         if (rid := _request_id.get()) is not None:
-            entry["request_id"] = rid
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            log_data.setdefault("request_id", rid)
+        return {"ts": log_data.pop("ts"), **log_data}  # the time first, as people read a log
+
+
+# Loggers whose INFO lines are noise in a running system: kafka-python logs its metadata refreshes (every few
+# seconds per client) and connection churn at INFO. Their warnings and errors still show.
+QUIET_LOGGERS = ("kafka",)
 
 
 def configure(level: int = logging.INFO) -> None:
@@ -70,6 +76,8 @@ def configure(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def init_app(app: Flask) -> None:

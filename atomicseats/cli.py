@@ -110,6 +110,18 @@ def seed_demo() -> None:
     click.echo("demo ready")
 
 
+@click.command("seed-volume")
+@click.option("--scale", type=float, default=1.0, show_default=True, help="1.0: 1,000 events, ~1.07M booked seats")
+def seed_volume(scale: float) -> None:
+    """Add years of synthetic history (past events, bookings, outbox...), so runs see a database of real size."""
+    from atomicseats import history
+
+    volume = history.Volume().scaled(scale)
+    history.seed(db.session, volume, progress=lambda name, rows: click.echo(f"{name}: {rows} rows"))
+    history.analyze(db.session)
+    click.echo("history seeded and analysed")
+
+
 @click.command("reconcile")
 def reconcile_command() -> None:
     """Rebuild Redis (hold gate, counters) from PostgreSQL and report what was corrected."""
@@ -160,4 +172,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(pipeline_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(seed_volume)
     app.cli.add_command(reconcile_command)

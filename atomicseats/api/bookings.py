@@ -33,10 +33,19 @@ def create_booking():
     return created(result, 202)
 
 
+MAX_WAIT_SECONDS = 30
+
+
 @bp.get("/bookings/<uuid:booking_id>")
 @api_auth()
 def get_booking(booking_id: uuid.UUID):
-    return jsonify(checkout.booking_view(booking_id, api_user()))
+    """``?wait=N`` (0-30): answer as soon as the booking is no longer pending, or after N seconds."""
+    wait = request.args.get("wait")
+    if wait is None:
+        return jsonify(checkout.booking_view(booking_id, api_user()))
+    if not is_number(wait) or not 0 <= int(wait) <= MAX_WAIT_SECONDS:
+        raise Invalid.field("wait", f"must be a whole number of seconds from 0 to {MAX_WAIT_SECONDS}")
+    return jsonify(checkout.wait_for_outcome(booking_id, api_user(), int(wait)))
 
 
 @bp.get("/bookings")

@@ -22,7 +22,8 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from atomicseats.booking import gate, holds, outbox, payments, publish
+from atomicseats import dbapi
+from atomicseats.booking import gate, holds, outbox, outcomes, payments, publish
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
 from atomicseats.booking.reconcile import lock_gates
 from atomicseats.booking.specs import Spec
@@ -144,17 +145,18 @@ def start_checkout(
         body = {"id": str(booking_id), "status": "pending"}
         if idempotency is not None:
             idempotency.finish(session, 202, body)
-    _extend_gate(hold, [s["id"] for s in seats], grace_until)
+    _extend_gate(hold, [s["id"] for s in seats], grace_until, now)
     publish.to_user(user.id, "booking_updated", {**body, "event_id": hold.event_id})
     return Created(booking_id, body)
 
 
-def _extend_gate(hold: Any, seat_ids: list[int], until: datetime) -> None:
+def _extend_gate(hold: Any, seat_ids: list[int], until: datetime, now: datetime) -> None:
     try:
         if hold.seating == "general":
             gate.places_of_owner(hold.event_id, "extend", str(hold.id), len(seat_ids), _ms(until))
         else:
             gate.extend_seats(hold.event_id, seat_ids, str(hold.id), _ms(until))
+        gate.mark_pending(hold.event_id, str(hold.id), len(seat_ids), _ms(until), _ms(now))
     except gate.GateUnavailable:
         pass  # reconciliation rebuilds the gate from PostgreSQL, which already has the new expiry
 
@@ -228,6 +230,8 @@ class _Result:
     def publish(self, now: datetime) -> None:
         """After commit: the gate, the seat maps and the buyer hear the outcome."""
         b = self.booking
+        with contextlib.suppress(gate.GateUnavailable):
+            gate.clear_pending(b.event_id, str(b.hold_id), b.quantity)
         if self.outcome.status == "confirmed":
             try:
                 if b.seating == "general":
@@ -243,6 +247,7 @@ class _Result:
         if self.outcome.failure_reason:
             body["failure_reason"] = self.outcome.failure_reason
         publish.to_user(b.user_id, "booking_updated", body)
+        outcomes.announce(str(b.id))
 
 
 def _confirm(
@@ -362,42 +367,78 @@ def request_id_of(booking_id: uuid.UUID | str) -> str | None:
     return db.session.scalar(text("SELECT request_id FROM bookings WHERE id = :b"), {"b": uuid.UUID(str(booking_id))})
 
 
+_BOOKING = dbapi.Statement(
+    "booking_view",
+    """
+    SELECT b.id, b.reference, b.status, b.event_id, b.user_id, b.total_cents, b.failure_reason, b.quantity,
+           b.created_at, b.confirmed_at, b.cancelled_at, b.card_last4, e.host_id, e.name AS event_name
+    FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = %(b)s::uuid
+    """,
+)
+
+
 def booking_view(booking_id: uuid.UUID, viewer: User | None = None) -> dict[str, Any]:
-    """SPEC's booking shape; with a viewer, only the owner, the event's host and admins see it (others 404)."""
-    row = db.session.execute(
-        text(
-            "SELECT b.id, b.reference, b.status, b.event_id, b.user_id, b.total_cents, b.failure_reason, b.quantity, "
-            "b.created_at, b.confirmed_at, b.cancelled_at, b.card_last4, e.host_id, e.name AS event_name "
-            "FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = :b"
-        ),
-        {"b": booking_id},
-    ).first()
+    """SPEC's booking shape; with a viewer, only the owner, the event's host and admins see it (others 404).
+
+    Buyers poll this while their booking is pending, so it runs two prepared statements and no ORM.
+    """
+    row = dbapi.first(db.session, _BOOKING, {"b": str(booking_id)})
     if row is None or (viewer is not None and viewer.role != "admin" and viewer.id not in (row.user_id, row.host_id)):
         raise NotFound("No such booking.")
-    return _render(row, _seats_of([row.id])[row.id])
+    return _render(row, _seats_of([row.id])[str(row.id)])
 
 
-def _seats_of(booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    """The seats paid for (booking_seats, kept after cancellation), or while pending the seats held for it."""
-    out: dict[uuid.UUID, list[dict[str, Any]]] = {b: [] for b in booking_ids}
-    rows = db.session.execute(
-        text(
-            """
-            SELECT b.id AS booking_id, s.id, s.label, sec.name AS section,
-                   COALESCE(bs.price_cents, sec.price_cents, e.price_cents) AS price_cents
-            FROM bookings b JOIN events e ON e.id = b.event_id
-            JOIN seats s ON (s.id IN (SELECT seat_id FROM booking_seats WHERE booking_id = b.id)
-                             OR (b.status = 'pending' AND s.hold_id = b.hold_id))
-            LEFT JOIN booking_seats bs ON bs.booking_id = b.id AND bs.seat_id = s.id
-            LEFT JOIN sections sec ON sec.id = s.section_id
-            WHERE b.id = ANY(:ids) ORDER BY s.id
-            """
-        ),
-        {"ids": booking_ids},
-    )
-    for r in rows:
-        out[r.booking_id].append({"id": r.id, "label": r.label, "section": r.section, "price_cents": r.price_cents})
+_STATUS = dbapi.Statement("booking_status", "SELECT status FROM bookings WHERE id = %(b)s::uuid")
+
+
+def wait_for_outcome(booking_id: uuid.UUID, viewer: User, seconds: float) -> dict[str, Any]:
+    """The booking as :func:`booking_view` shows it, once it is no longer pending or after ``seconds``.
+
+    No database connection is held while waiting: each read ends its transaction.
+    """
+    view = booking_view(booking_id, viewer)
+    db.session.rollback()
+    if view["status"] != "pending" or seconds <= 0:
+        return view
+
+    def is_final() -> bool:
+        row = dbapi.first(db.session, _STATUS, {"b": str(booking_id)})
+        db.session.rollback()
+        return row is None or row.status != "pending"
+
+    if outcomes.waiters().wait(str(booking_id), seconds, is_final):
+        return booking_view(booking_id, viewer)
+    return view
+
+
+def _seats_of(booking_ids: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """The seats paid for (booking_seats, kept after cancellation), or while pending the seats held for it.
+
+    Two index lookups joined by UNION ALL, each O(the bookings' own seats): a booking has booking_seats rows
+    only once confirmed, and held seats only while pending, so the branches never overlap. (One join with an
+    ``OR`` of both conditions cannot use either index and read every seat ever sold, on every booking poll.)
+    """
+    out: dict[str, list[dict[str, Any]]] = {str(b): [] for b in booking_ids}
+    for r in dbapi.rows(db.session, _BOOKING_SEATS, {"ids": list(out)}):
+        out[str(r.booking_id)].append({"id": r.id, "label": r.label, "section": r.section, "price_cents": r.price_cents})
     return out
+
+
+_BOOKING_SEATS = dbapi.Statement(
+    "booking_seats_of",
+    """
+    SELECT * FROM (
+      SELECT bs.booking_id, s.id, s.label, sec.name AS section, bs.price_cents
+      FROM booking_seats bs JOIN seats s ON s.id = bs.seat_id LEFT JOIN sections sec ON sec.id = s.section_id
+      WHERE bs.booking_id = ANY(%(ids)s::text[]::uuid[])
+      UNION ALL
+      SELECT b.id, s.id, s.label, sec.name, COALESCE(sec.price_cents, e.price_cents)
+      FROM bookings b JOIN events e ON e.id = b.event_id JOIN seats s ON s.hold_id = b.hold_id
+      LEFT JOIN sections sec ON sec.id = s.section_id
+      WHERE b.id = ANY(%(ids)s::text[]::uuid[]) AND b.status = 'pending') seats
+    ORDER BY id
+    """,
+)
 
 
 def _render(row: Any, seats: list[dict[str, Any]]) -> dict[str, Any]:
@@ -459,7 +500,7 @@ def list_bookings(
     ).all()
     page, more = rows[:limit], len(rows) > limit
     seats = _seats_of([r.id for r in page])
-    items = [_render(r, seats[r.id]) for r in page]
+    items = [_render(r, seats[str(r.id)]) for r in page]
     next_cursor = {"created_at": page[-1].created_at.isoformat(), "id": str(page[-1].id)} if more else None
     return items, next_cursor
 

@@ -76,7 +76,8 @@ def register_errorhandlers(app: Flask) -> None:
     def handle_domain_error(error: DomainError):
         status = status_for(error)
         if wants_json():
-            return error_response(status, error.code, error.message, error.details)
+            headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+            return error_response(status, error.code, error.message, error.details, headers)
         flash(error.message, "error")
         return redirect(request.referrer or "/")
 

@@ -11,14 +11,24 @@ from typing import Any
 
 
 class DomainError(Exception):
+    """``retry_after``: seconds after which the same request may succeed (sent as ``Retry-After``)."""
+
     code = "domain_error"
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.details = details or {}
+        self.retry_after = retry_after
 
 
 class NotFound(DomainError):

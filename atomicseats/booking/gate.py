@@ -4,7 +4,9 @@ Per event, one hash-tagged key family (so a cluster keeps them on one slot):
 ``held``   sorted set, member = seat id (or ``<hold>:<i>`` placeholders for general admission),
            score = expiry in ms: a member whose score is past counts as free, so nothing has to sweep it;
 ``owner``  hash, seat id -> hold id, so that a late release never frees someone else's claim;
-``booked`` set of booked seat ids; ``cap`` total places, written when the gate is (re)built.
+``booked`` set of booked seat ids; ``cap`` total places, written when the gate is (re)built;
+``pending`` sorted set, member = ``<hold>:<places>`` of a hold in checkout, score = its grace expiry in ms,
+           so that a refusal can say how many places may still come back when their payment fails.
 
 Redis is an optimisation, never the truth: PostgreSQL re-checks every claim, so a wiped or stale gate
 can only let a request through to PostgreSQL (which refuses it) or turn one away briefly.
@@ -98,6 +100,25 @@ end
 return 1
 """
 
+# A look without a claim: how many places are free and pending, and which of the given seats are taken.
+_PEEK = """
+local cap = redis.call('GET', KEYS[3])
+if not cap then return {-1} end
+local now = tonumber(ARGV[1])
+local pending = 0
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. now, '+inf')) do
+  pending = pending + tonumber(string.match(m, ':(%d+)$'))
+end
+local taken = {}
+for i = 2, #ARGV do
+  local s = ARGV[i]
+  local score = redis.call('ZSCORE', KEYS[1], s)
+  if redis.call('SISMEMBER', KEYS[2], s) == 1 or (score and tonumber(score) > now) then taken[#taken + 1] = s end
+end
+local free = tonumber(cap) - redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') - redis.call('SCARD', KEYS[2])
+return {free, pending, taken}
+"""
+
 _COUNTS = """
 local held = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf')
 return {held, redis.call('SCARD', KEYS[2]), tonumber(redis.call('GET', KEYS[3]) or '-1')}
@@ -111,6 +132,13 @@ class GateCounts:
     capacity: int | None  # None when the gate has not been built for this event
 
 
+@dataclass(frozen=True)
+class Peek:
+    free: int  # places neither held nor booked
+    pending: int  # held places whose hold is in checkout
+    taken: list[int]  # of the seats asked about, those held or booked
+
+
 def _keys(event_id: int) -> tuple[str, str, str, str]:
     tag = f"{{ev:{event_id}}}"
     return (
@@ -119,6 +147,10 @@ def _keys(event_id: int) -> tuple[str, str, str, str]:
         redis_ext.key(tag, "booked"),
         redis_ext.key(tag, "cap"),
     )
+
+
+def _pending_key(event_id: int) -> str:
+    return redis_ext.key(f"{{ev:{event_id}}}", "pending")
 
 
 _scripts: dict[str, Script] = {}
@@ -197,23 +229,61 @@ def places_of_owner(
     _run(_PLACES_OF_OWNER, [held, booked], [action, token, quantity, expires_ms, *booked_ids])
 
 
+def peek(event_id: int, now_ms: int, seat_ids: Iterable[int] = ()) -> Peek | None:
+    """What a hold request would meet, without claiming anything; None when the gate is not built."""
+    held, _, booked, cap = _keys(event_id)
+    result = _run(_PEEK, [held, booked, cap, _pending_key(event_id)], [now_ms, *seat_ids])
+    if int(result[0]) == -1 and len(result) == 1:
+        return None
+    return Peek(free=max(int(result[0]), 0), pending=int(result[1]), taken=[int(s) for s in result[2]])
+
+
+def mark_pending(event_id: int, hold_id: str, places: int, until_ms: int, now_ms: int) -> None:
+    """A hold entered checkout: its places count as pending until ``until_ms`` (or :func:`clear_pending`)."""
+    key = _pending_key(event_id)
+    try:
+        pipe = redis_ext.client.pipeline(transaction=False)
+        pipe.zremrangebyscore(key, "-inf", now_ms)
+        pipe.zadd(key, {f"{hold_id}:{places}": until_ms})
+        pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise GateUnavailable(str(exc)) from exc
+
+
+def clear_pending(event_id: int, hold_id: str, places: int) -> None:
+    try:
+        redis_ext.client.zrem(_pending_key(event_id), f"{hold_id}:{places}")
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise GateUnavailable(str(exc)) from exc
+
+
 def counts(event_id: int, now_ms: int) -> GateCounts:
     held, _, booked, cap = _keys(event_id)
     h, b, c = _run(_COUNTS, [held, booked, cap], [now_ms])
     return GateCounts(held=int(h), booked=int(b), capacity=None if int(c) < 0 else int(c))
 
 
-def rebuild(event_id: int, capacity: int, held: dict[str, int], owners: dict[str, str], booked: Iterable[int]) -> None:
+def rebuild(
+    event_id: int,
+    capacity: int,
+    held: dict[str, int],
+    owners: dict[str, str],
+    booked: Iterable[int],
+    pending: dict[str, int],
+) -> None:
     """Replace the event's gate with the given state in one MULTI/EXEC, so no reader sees it half-built."""
     held_key, owner_key, booked_key, cap_key = _keys(event_id)
+    pending_key = _pending_key(event_id)
     booked = list(booked)
     try:
         pipe = redis_ext.client.pipeline(transaction=True)
-        pipe.delete(held_key, owner_key, booked_key)
+        pipe.delete(held_key, owner_key, booked_key, pending_key)
         if held:
             pipe.zadd(held_key, held)
         if owners:
             pipe.hset(owner_key, mapping=owners)
+        if pending:
+            pipe.zadd(pending_key, pending)
         if booked:
             pipe.sadd(booked_key, *booked)
         pipe.set(cap_key, capacity)

@@ -96,6 +96,16 @@ def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | 
             text("SELECT seating, (SELECT count(*) FROM seats WHERE event_id = :e) FROM events WHERE id = :e"),
             {"e": event_id},
         ).one()
+        pending = {
+            f"{hold_id}:{places}": int(expires_at.timestamp() * 1000)
+            for hold_id, places, expires_at in session.execute(
+                text(
+                    "SELECT id, quantity, expires_at FROM holds "
+                    "WHERE event_id = :e AND status = 'checkout' AND expires_at > :now"
+                ),
+                {"e": event_id, "now": now},
+            )
+        }
         rows = session.execute(
             text(
                 "SELECT id, hold_id, hold_expires_at, booking_id FROM seats "
@@ -117,7 +127,7 @@ def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | 
                 owners[str(seat_id)] = str(hold_id)
         try:  # still under the lock: nothing committed since the snapshot, nothing in flight
             before = gate.snapshot(event_id, now_ms)
-            gate.rebuild(event_id, capacity, held, owners, booked)
+            gate.rebuild(event_id, capacity, held, owners, booked, pending)
         except gate.GateUnavailable:
             log.warning("reconcile: Redis unreachable, event %s not rebuilt", event_id)
             return None

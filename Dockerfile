@@ -25,4 +25,4 @@ USER atomicseats
 ENV ATOMICSEATS_ENV=production WEB_HOST=0.0.0.0 PORT=5000 FLASK_APP=wsgi
 EXPOSE 5000
 # RQ imports job code from the working directory: every process runs from /app.
-CMD ["sh", "-c", "exec gunicorn -k gthread -w 1 --threads 100 --no-control-socket -b \"$WEB_HOST:$PORT\" wsgi:app"]
+CMD ["sh", "-c", "exec gunicorn -b \"$WEB_HOST:$PORT\" wsgi:app"]

@@ -1,7 +1,12 @@
 """gunicorn settings that every start of the web server picks up (gunicorn reads ``./gunicorn.conf.py``).
 
-The Procfile, the Docker image and the tests all start gunicorn from the repository root, so this applies to
-each of them; the command line keeps the rest of the configuration.
+The Procfile, the Docker image, the tests and the benches all start gunicorn from the repository root with
+only a bind address, so this file is the one shipped configuration of the web tier.
+
+One gthread worker per CPU by default (``WEB_CONCURRENCY``): a worker's Python runs on one core at a time
+(the GIL), so a single worker left the second core to PostgreSQL and the pipeline at best, and at worst
+queued every request of a sale behind one interpreter. Several workers need no sticky sessions: the seat
+map speaks Socket.IO over WebSocket only, and live updates reach every process through Redis.
 
 Each worker is kept on one CPU. Its threads share one GIL, so the worker runs Python on one core at a time
 anyway, but every blocking call (a PostgreSQL statement, a Redis command, the client's socket) hands the GIL
@@ -17,6 +22,11 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
+threads = int(os.environ.get("WEB_THREADS", "100"))
+control_socket_disable = True  # two servers on one machine would fight over ~/.gunicorn's socket
 
 
 def _current_cpu() -> int | None:

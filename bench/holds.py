@@ -121,11 +121,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
-    extra_env, worker_args = {}, None
+    extra_env, extra_args = {}, None
     if args.server == "gevent":
         lib = Path(__file__).resolve().parent.parent / ".state" / "gevent-lib"
         extra_env = {"SOCKETIO_ASYNC_MODE": "gevent", "PYTHONPATH": f"{lib}:{lib.parent.parent}"}
-        worker_args = [
+        extra_args = [
             "-k",
             "gevent",
             "--worker-connections",
@@ -136,7 +136,7 @@ def main() -> None:
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        bench_stack(Path(tmp), extra_env=extra_env, worker_args=worker_args) as stack,
+        bench_stack(Path(tmp), extra_env=extra_env, extra_args=extra_args) as stack,
     ):
         port = int(stack.url.rsplit(":", 1)[1])
         conn = stack.connect()

@@ -43,9 +43,10 @@ class Stack:
 
 @contextmanager
 def bench_stack(
-    log_dir: Path, threads: int = 100, extra_env: dict[str, str] | None = None, worker_args: list[str] | None = None
+    log_dir: Path, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
 ) -> Iterator[Stack]:
-    """Create and migrate a database, start gunicorn as the Procfile does, tear everything down after."""
+    """Create and migrate a database, start gunicorn as the Procfile does (``extra_args`` only for an A/B of
+    another server), tear everything down after."""
     run = uuid.uuid4().hex[:8]
     name = f"atomicseats_bench_{run}"
     admin = psycopg2.connect(PG_ADMIN_DSN)
@@ -80,7 +81,7 @@ def bench_stack(
             check=True,
             capture_output=True,
         )
-        web, url = start_web(env, log_dir, threads=threads, worker_args=worker_args)
+        web, url = start_web(env, log_dir, extra_args)
         yield Stack(url, database_url, env, web)
     finally:
         if web is not None:

@@ -122,25 +122,18 @@ class Process:
             return ""
 
 
-def start_web(
-    env: dict[str, str], log_dir: Path, threads: int = 100, worker_args: list[str] | None = None
-) -> tuple[Process, str]:
-    """gunicorn as the Procfile runs it (one gthread worker), unless ``worker_args`` say otherwise."""
+def start_web(env: dict[str, str], log_dir: Path, extra_args: list[str] | None = None) -> tuple[Process, str]:
+    """gunicorn as the Procfile runs it: only a bind address, the rest from the shipped gunicorn.conf.py."""
     port = free_port()
     proc = Process(
         "web",
         [
             str(VENV_BIN / "gunicorn"),
-            *(worker_args or ["-k", "gthread", "--threads", str(threads)]),
-            "-w",
-            "1",
-            "--no-control-socket",
             "-b",
             f"127.0.0.1:{port}",
             "--graceful-timeout",
             "2",
-            "--keep-alive",
-            "30",
+            *(extra_args or []),
             "wsgi:app",
         ],
         env,
@@ -159,3 +152,27 @@ def start_web(
 
 def start_flask_command(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Process:
     return Process(name, [str(VENV_BIN / "flask"), "--app", "wsgi", *args], env, log_dir).start()
+
+
+def procfile_command(name: str) -> str:
+    """The command of the Procfile's ``name:`` line, so that tests run a process exactly as it ships."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return line.split(":", 1)[1].strip()
+    raise KeyError(f"no {name!r} line in the Procfile")
+
+
+def start_realtime(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
+    """The realtime process (uvicorn, python-socketio's AsyncServer) as the Procfile's ``realtime:`` line runs it."""
+    port = free_port()
+    run_env = {**env, "REALTIME_HOST": "127.0.0.1", "REALTIME_PORT": str(port)}
+    proc = Process("realtime", ["bash", "-c", "exec " + procfile_command("realtime")], run_env, log_dir).start()
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if not proc.alive():
+            raise RuntimeError(f"realtime server exited:\n{proc.tail()}")
+        return requests.get(url + "/health", timeout=1).status_code == 200
+
+    wait_for(healthy, 30, "the realtime server's /health")
+    return proc, url

@@ -30,16 +30,20 @@ def test_the_worker_and_its_request_threads_run_on_one_cpu_unless_turned_off(
 ) -> None:
     proc, url = _start(server_env, run_dir, f"web-pin-{setting}", setting)
     try:
-        (worker,) = proc.children()
-        for _ in range(8):  # request threads start after the pin and must inherit it
+        workers = proc.children()
+        assert len(workers) == len(os.sched_getaffinity(0)), "one worker per CPU by default"
+        for _ in range(16):  # request threads start after the pin and must inherit it
             assert requests.get(url + "/health", timeout=5).status_code == 200
-        affinities = _thread_affinities(worker)
-        assert len(affinities) > 2, "the worker should have started request threads"
+        per_worker = [_thread_affinities(worker) for worker in workers]
+        assert max(map(len, per_worker)) > 2, "the workers should have started request threads"
+        for affinities in per_worker:
+            if pinned:
+                assert len(affinities[0]) == 1
+                assert all(cpus == affinities[0] for cpus in affinities)
+            else:
+                assert all(cpus == os.sched_getaffinity(0) for cpus in affinities)
         if pinned:
-            assert len(affinities[0]) == 1
-            assert all(cpus == affinities[0] for cpus in affinities)
-        else:
-            assert all(cpus == os.sched_getaffinity(0) for cpus in affinities)
+            assert len({frozenset(a[0]) for a in per_worker}) == len(workers), "each worker on a CPU of its own"
     finally:
         proc.stop()
 
@@ -55,7 +59,7 @@ def test_web_processes_on_one_machine_spread_over_the_cpus(server_env: dict[str,
     try:
         second, _ = _start(server_env, run_dir, "web-spread-b", "1")
         try:
-            ours = [os.sched_getaffinity(proc.children()[0]) for proc in (first, second)]
+            ours = [os.sched_getaffinity(worker) for proc in (first, second) for worker in proc.children()]
             per_cpu = pinned_workers()
         finally:
             second.stop()

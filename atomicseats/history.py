@@ -169,7 +169,8 @@ _STEPS: tuple[tuple[str, str], ...] = (
         "waitlist",
         """
         INSERT INTO waitlist_entries (id, event_id, user_id, quantity, accept_partial, status, created_at, updated_at)
-        SELECT gen_random_uuid(), e.ids[1 + g % cardinality(e.ids)], u.ids[1 + floor(random() * cardinality(u.ids))::int],
+        SELECT gen_random_uuid(), e.ids[1 + g % cardinality(e.ids)],
+               u.ids[1 + floor(random() * cardinality(u.ids))::int],
                1 + g % 4, g % 3 = 0, (ARRAY['fulfilled', 'left', 'expired', 'cancelled'])[1 + g % 4],
                now() - random() * interval '3 years', now() - random() * interval '3 years'
         FROM generate_series(1, :waitlist) g,

@@ -420,7 +420,8 @@ def _seats_of(booking_ids: list[Any]) -> dict[str, list[dict[str, Any]]]:
     """
     out: dict[str, list[dict[str, Any]]] = {str(b): [] for b in booking_ids}
     for r in dbapi.rows(db.session, _BOOKING_SEATS, {"ids": list(out)}):
-        out[str(r.booking_id)].append({"id": r.id, "label": r.label, "section": r.section, "price_cents": r.price_cents})
+        seat = {"id": r.id, "label": r.label, "section": r.section, "price_cents": r.price_cents}
+        out[str(r.booking_id)].append(seat)
     return out
 
 

@@ -35,6 +35,14 @@ def when(moment: datetime | str) -> str:
     return moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
 
 
+def price_tiers(event: Event) -> list[dict]:
+    """Sections grouped by price, dearest first: the seat map colours seats by the tier's position here."""
+    tiers: dict[int, list[str]] = {}
+    for section in sorted(event.sections, key=lambda s: -s.price_cents):
+        tiers.setdefault(section.price_cents, []).append(section.name)
+    return [{"price_cents": price, "sections": names} for price, names in tiers.items()]
+
+
 def signed_in_user():
     return current_user._get_current_object() if current_user.is_authenticated else None
 
@@ -81,5 +89,6 @@ def event_page(event_id: int):
         counts=availability.counts(db.session, event.id, now),
         hold=hold,
         hold_seat_ids=hold_seat_ids,
+        tiers=price_tiers(event),
         waitlist_form=WaitlistForm(),
     )

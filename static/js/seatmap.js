@@ -12,8 +12,7 @@
   var myHoldSeats = new Set(JSON.parse(root.dataset.holdSeats || "[]"));
   var message = document.getElementById("booking-message");
   var svg = document.getElementById("seatmap");
-  var NS = "http://www.w3.org/2000/svg";
-  var CELL = 28;
+  var view = null;            // the drawing, zoom and tooltip (seatmap_view.js)
   var seats = new Map();      // id -> seat (from the API) with its element
   var rows = [];              // seats grouped by map row (y), each sorted by x
   var selected = new Set();
@@ -46,8 +45,9 @@
   function paint(seat) {
     var status = shownStatus(seat);
     var el = seat.el;
-    el.setAttribute("class", "seat s-" + status + " k-" + seat.kind);
-    el.querySelector(".mark").setAttribute("d", MARKS[status] || "");
+    if (!el) return;  // its section is not drawn yet; drawing it paints it
+    el.setAttribute("class", "seat s-" + status + " k-" + seat.kind + " " + seat.tier);
+    view.setMark(seat, MARKS[status] || "");
     var parts = ["Row " + seat.row_label, "seat " + seat.number, seat.section, A.money(seat.price_cents)];
     if (KIND_TEXT[seat.kind]) parts.push(KIND_TEXT[seat.kind]);
     parts.push(STATUS_TEXT[status]);
@@ -56,52 +56,43 @@
     el.setAttribute("aria-disabled", status === "available" || status === "selected" ? "false" : "true");
   }
 
+  function firstFree(items) {
+    return items.find(function (s) { return s.status === "available"; }) || items[0];
+  }
+
   function draw(items) {
-    var maxX = 0, maxY = 0;
-    items.forEach(function (s) { maxX = Math.max(maxX, s.x); maxY = Math.max(maxY, s.y); });
-    svg.setAttribute("viewBox", "0 0 " + (maxX + 1) * CELL + " " + (maxY + 1) * CELL);
-    svg.style.maxWidth = (maxX + 1) * CELL * 1.4 + "px";
+    view = A.SeatMapView(svg, {
+      tiers: JSON.parse(root.dataset.tiers || "[]"),
+      money: A.money,
+      seatOf: function (el) { return seats.get(Number(el.dataset.seatId)); },
+      paint: paint,
+      onPick: function (seat) { setFocusable(seat.id, false); toggle(seat); },
+      // The map's one tab stop stays on a seat in view; opening a section by keyboard moves focus into it.
+      onShown: function (shownSections) {
+        var current = focusedId === null ? null : seats.get(focusedId);
+        var inView = current && shownSections.some(function (list) { return list.indexOf(current) >= 0; });
+        if (!inView) setFocusable(firstFree(shownSections[0]).id, false);
+      },
+      onEnterSection: function (sectionSeats) { setFocusable(firstFree(sectionSeats).id, true); },
+      controls: document.getElementById("map-controls"),
+      tooltip: document.getElementById("seat-tip"),
+    });
     var byY = new Map();
     items.forEach(function (s) {
-      var g = document.createElementNS(NS, "g");
-      g.setAttribute("role", "checkbox");
-      g.setAttribute("tabindex", "-1");
-      g.dataset.seatId = s.id;
-      g.dataset.label = s.label;
-      var cx = s.x * CELL + CELL / 2, cy = s.y * CELL + CELL / 2;
-      var shape;
-      if (s.kind === "accessible") {
-        shape = document.createElementNS(NS, "rect");
-        shape.setAttribute("x", cx - 11); shape.setAttribute("y", cy - 11);
-        shape.setAttribute("width", 22); shape.setAttribute("height", 22); shape.setAttribute("rx", 3);
-      } else {
-        shape = document.createElementNS(NS, "circle");
-        shape.setAttribute("cx", cx); shape.setAttribute("cy", cy); shape.setAttribute("r", 11);
-      }
-      shape.setAttribute("class", "shape");
-      var mark = document.createElementNS(NS, "path");
-      mark.setAttribute("class", "mark");
-      mark.setAttribute("transform", "translate(" + (cx - 12) + " " + (cy - 12) + ")");
-      g.appendChild(shape);
-      g.appendChild(mark);
-      svg.appendChild(g);
-      s.el = g;
       seats.set(s.id, s);
       if (!byY.has(s.y)) byY.set(s.y, []);
       byY.get(s.y).push(s);
-      paint(s);
     });
     rows = Array.from(byY.keys()).sort(function (a, b) { return a - b; }).map(function (y) {
       return byY.get(y).sort(function (a, b) { return a.x - b.x; });
     });
-    var first = items.find(function (s) { return s.status === "available"; }) || items[0];
-    if (first) setFocusable(first.id, false);
+    view.draw(items);
   }
 
   function setFocusable(id, focus) {
     if (focusedId !== null && seats.has(focusedId)) seats.get(focusedId).el.setAttribute("tabindex", "-1");
     focusedId = id;
-    var el = seats.get(id).el;
+    var el = view.elementFor(seats.get(id));
     el.setAttribute("tabindex", "0");
     if (focus) el.focus();
   }
@@ -215,7 +206,8 @@
       toggle(seat);
       return;
     }
-    if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].indexOf(e.key) < 0) return;
+    // Shift with an arrow pans the view (seatmap_view.js); a plain arrow moves to the next seat.
+    if (e.shiftKey || ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].indexOf(e.key) < 0) return;
     e.preventDefault();
     var next = neighbour(seat, e.key);
     if (next) setFocusable(next.id, true);
@@ -255,13 +247,6 @@
   });
 
   if (!svg) return;
-  svg.addEventListener("click", function (e) {
-    var el = e.target.closest("[data-seat-id]");
-    if (!el) return;
-    var seat = seats.get(Number(el.dataset.seatId));
-    setFocusable(seat.id, false);
-    toggle(seat);
-  });
   svg.addEventListener("keydown", onKey);
   document.getElementById("hold-selected").addEventListener("click", function () {
     hold({ seat_ids: Array.from(selected) });

@@ -1,0 +1,412 @@
+/* The seat map's picture: seats shaped by kind and coloured by price tier, row and section labels, a tooltip,
+   and zoom and pan (wheel, pinch, drag, buttons, keys) through the SVG's viewBox. Booking logic, statuses and
+   the live updates stay in seatmap.js; this module only draws and moves the view.
+
+   The viewBox is the one thing a zoom or pan changes: the browser redraws the seats it already has, so no
+   element is created or removed while the view moves (measured in bench/seatmap_render.py). */
+(function () {
+  "use strict";
+  var NS = "http://www.w3.org/2000/svg";
+  var CELL = 28;            // map units between seat centres
+  var SEAT = 22;            // a seat's drawn size in map units
+  var TARGET_PX = 24;       // WCAG 2.2 target size: a pointer picks a seat only when it is drawn this big
+  var READABLE = 1.25;      // how far past the target size a tap zooms in, so seats are comfortably big
+  var MAX_PX = 64;          // the largest a seat gets when zooming in
+  var DRAG_PX = 6;          // a press that moves further than this pans instead of picking
+  var TIER_COUNT = 8;       // colours in pages.css (.t0 … .t7)
+  var SHOW_SEATS_PX = 8;    // below this seats are specks: the map shows one block per section instead
+
+  var KIND_NAME = {
+    standard: "Standard seat",
+    accessible: "Wheelchair space",
+    companion: "Companion seat",
+    restricted_view: "Restricted view",
+  };
+
+  function make(tag, attrs) {
+    var el = document.createElementNS(NS, tag);
+    Object.keys(attrs).forEach(function (name) { el.setAttribute(name, attrs[name]); });
+    return el;
+  }
+
+  /* The seat's outline says its kind (circle, square, diamond, triangle) so that no kind is told by colour. */
+  function shapeFor(kind, cx, cy) {
+    var h = SEAT / 2;
+    if (kind === "accessible") {
+      return make("rect", { x: cx - h, y: cy - h, width: SEAT, height: SEAT, rx: 3 });
+    }
+    if (kind === "companion") {
+      var d = h + 2;
+      return make("polygon", { points: [cx, cy - d, cx + d, cy, cx, cy + d, cx - d, cy].join(" ") });
+    }
+    if (kind === "restricted_view") {
+      return make("polygon", { points: [cx, cy - h - 2, cx + h + 2, cy + h, cx - h - 2, cy + h].join(" ") });
+    }
+    return make("circle", { cx: cx, cy: cy, r: h });
+  }
+
+  function kindName(kind) { return KIND_NAME[kind] || KIND_NAME.standard; }
+
+  /* ``options``: tiers (prices, dearest first), money (cents -> text), seatOf (element -> seat or undefined),
+     paint (seat: set its status look), onPick (seat picked by pointer), onShown (the seats of the sections in
+     view, after each move),
+     onEnterSection (seats of a section opened from the overview by keyboard), controls (the zoom toolbar),
+     tooltip (an element to fill and place). */
+  function SeatMapView(svg, options) {
+    var full = { x: 0, y: 0, w: 1, h: 1 };
+    var view = { cx: 0.5, cy: 0.5, scale: 1 };
+    var maxScale = 8;
+    var frame = 0;
+    var pointers = new Map();
+    var gesture = null;       // {x, y, moved} of a one-finger press, or {distance, scale} of a pinch
+    var tip = options.tooltip;
+    var tierOf = new Map(options.tiers.map(function (price, i) { return [price, "t" + (i % TIER_COUNT)]; }));
+    var sections = [];        // {name, seats, box (map units), group (built lazily), overview}
+
+    function seatElement(seat) {
+      var g = make("g", { role: "checkbox", tabindex: "-1" });
+      g.dataset.seatId = seat.id;
+      g.dataset.label = seat.label;
+      var shape = shapeFor(seat.kind, seat.x * CELL + CELL / 2, seat.y * CELL + CELL / 2);
+      shape.setAttribute("class", "shape");
+      g.appendChild(shape);
+      seat.el = g;
+      return g;
+    }
+
+    /* A status mark (tick, star, cross) is made only for the seats that show one: most seats have none. */
+    function setMark(seat, d) {
+      var mark = seat.el.lastChild.getAttribute("class") === "mark" ? seat.el.lastChild : null;
+      if (!d) { if (mark) seat.el.removeChild(mark); return; }
+      if (!mark) {
+        mark = make("path", { class: "mark",
+                              transform: "translate(" + (seat.x * CELL + CELL / 2 - 12) + " " + (seat.y * CELL + CELL / 2 - 12) + ")" });
+        seat.el.appendChild(mark);
+      }
+      mark.setAttribute("d", d);
+    }
+
+    function rowLabels(items, group) {
+      var rows = new Map();
+      items.forEach(function (s) {
+        var r = rows.get(s.row_label) || { label: s.row_label, y: s.y, min: s.x, max: s.x };
+        r.min = Math.min(r.min, s.x); r.max = Math.max(r.max, s.x);
+        rows.set(s.row_label, r);
+      });
+      rows.forEach(function (r) {
+        var y = r.y * CELL + CELL / 2;
+        [r.min * CELL - CELL / 2, (r.max + 1) * CELL + CELL / 2].forEach(function (x) {
+          var t = make("text", { x: x, y: y, class: "row-label", "aria-hidden": "true" });
+          t.textContent = r.label;
+          group.appendChild(t);
+        });
+      });
+    }
+
+    /* A section's seats and row letters get elements the first time it is shown: a 20,000-seat venue opens
+       on its section overview without making 20,000 elements first. */
+    function build(section) {
+      if (section.group.dataset.built) return;
+      section.group.dataset.built = "true";
+      var fragment = document.createDocumentFragment();
+      section.seats.forEach(function (s) { fragment.appendChild(seatElement(s)); });
+      rowLabels(section.seats, fragment);
+      section.group.appendChild(fragment);
+      section.seats.forEach(options.paint);
+    }
+
+    function elementFor(seat) {
+      if (!seat.el) build(sections.find(function (sec) { return sec.seats.indexOf(seat) >= 0; }));
+      return seat.el;
+    }
+
+    /* Each section: a group for its seats and an overview block (shown while seats are too small to see) that
+       keyboard and pointer users open to zoom into it. */
+    function addSection(name, items, layer) {
+      var box = { minX: Infinity, maxX: -Infinity, minY: Infinity, maxY: -Infinity };
+      items.forEach(function (s) {
+        box.minX = Math.min(box.minX, s.x); box.maxX = Math.max(box.maxX, s.x);
+        box.minY = Math.min(box.minY, s.y); box.maxY = Math.max(box.maxY, s.y);
+      });
+      var tier = tierOf.get(items[0].price_cents) || "t0";
+      var section = { name: name, seats: items, box: box, group: make("g", { class: "section-seats" }) };
+      var overview = make("g", { class: "section-overview s-available " + tier, role: "button", tabindex: "0",
+        "aria-label": (name || "Seats") + ", " + options.money(items[0].price_cents) + ": zoom in to choose seats" });
+      var rect = make("rect", { class: "shape", x: box.minX * CELL, y: box.minY * CELL, rx: CELL / 2,
+        width: (box.maxX - box.minX + 1) * CELL, height: (box.maxY - box.minY + 1) * CELL });
+      overview.appendChild(rect);
+      overview.addEventListener("keydown", function (e) {
+        if (e.key !== "Enter" && e.key !== " ") return;
+        e.preventDefault();
+        openSection(section);
+      });
+      section.overview = overview;
+      layer.seats.appendChild(section.group);
+      layer.overview.appendChild(overview);
+      if (name) {
+        var t = make("text", { x: (box.minX + box.maxX + 1) * CELL / 2, y: box.minY * CELL - CELL / 3,
+                                class: "section-label", "aria-hidden": "true" });
+        t.textContent = name;
+        layer.labels.appendChild(t);
+      }
+      sections.push(section);
+    }
+
+    function sectionCentre(section) {
+      return { x: (section.box.minX + section.box.maxX + 1) * CELL / 2, y: (section.box.minY + section.box.maxY + 1) * CELL / 2 };
+    }
+
+    function openSection(section) {
+      var c = sectionCentre(section);
+      zoomToReadable(c.x, c.y);
+      build(section);
+      options.onEnterSection(section.seats);
+    }
+
+    /* Seats grouped by section, the overview blocks, the labels: one insertion; the view starts on the whole map. */
+    function draw(items) {
+      var minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+      var bySection = new Map();
+      items.forEach(function (s) {
+        minX = Math.min(minX, s.x); maxX = Math.max(maxX, s.x);
+        minY = Math.min(minY, s.y); maxY = Math.max(maxY, s.y);
+        s.tier = tierOf.get(s.price_cents) || "t0";
+        if (!bySection.has(s.section)) bySection.set(s.section, []);
+        bySection.get(s.section).push(s);
+      });
+      if (!items.length) { minX = maxX = minY = maxY = 0; }
+      var layer = { seats: make("g", { class: "seats-layer" }), overview: make("g", { class: "overview-layer" }),
+                    labels: make("g", { class: "map-labels", "aria-hidden": "true" }) };
+      bySection.forEach(function (seatsOf, name) { addSection(name, seatsOf, layer); });
+      var fragment = document.createDocumentFragment();
+      fragment.appendChild(layer.overview);
+      fragment.appendChild(layer.seats);
+      fragment.appendChild(layer.labels);
+      svg.appendChild(fragment);
+      // A cell and a half each side for the row letters, one cell on top for the first section's name.
+      full = { x: (minX - 1.5) * CELL, y: (minY - 1) * CELL, w: (maxX - minX + 4) * CELL, h: (maxY - minY + 2) * CELL };
+      view = { cx: full.x + full.w / 2, cy: full.y + full.h / 2, scale: 1 };
+      svg.style.maxWidth = full.w * 1.4 + "px";
+      svg.style.aspectRatio = full.w + " / " + full.h;
+      fit = 0;
+      maxScale = Math.max(1, MAX_PX / (SEAT * fitPixelsPerUnit()));
+      apply();
+    }
+
+    var fit = 0;              // screen pixels per map unit at scale 1, read from layout once (and on resize)
+    function fitPixelsPerUnit() {
+      if (!fit) {
+        var box = svg.getBoundingClientRect();
+        fit = Math.min(box.width / full.w, box.height / full.h) || 1;
+      }
+      return fit;
+    }
+
+    function seatPixels() { return SEAT * fitPixelsPerUnit() * view.scale; }
+
+    function clamp() {
+      view.scale = Math.min(Math.max(view.scale, 1), Math.max(maxScale, 1));
+      var halfW = full.w / view.scale / 2, halfH = full.h / view.scale / 2;
+      view.cx = Math.min(Math.max(view.cx, full.x + halfW), full.x + full.w - halfW);
+      view.cy = Math.min(Math.max(view.cy, full.y + halfH), full.y + full.h - halfH);
+    }
+
+    function apply() {
+      frame = 0;
+      clamp();
+      var w = full.w / view.scale, h = full.h / view.scale;
+      svg.setAttribute("viewBox", [view.cx - w / 2, view.cy - h / 2, w, h].join(" "));
+      svg.dataset.scale = view.scale.toFixed(3);
+      svg.classList.toggle("zoomed", view.scale > 1.001);
+      svg.classList.toggle("pickable", seatPixels() >= TARGET_PX);
+      var overview = seatPixels() < SHOW_SEATS_PX;
+      svg.classList.toggle("overview", overview);
+      if (!overview) {
+        // Sections out of view are left out of layout and paint: a frame costs the seats on screen, not all.
+        var shown = [];
+        sections.forEach(function (section) {
+          var visible = inView(section);
+          if (visible) { build(section); shown.push(section); }
+          if (section.group.dataset.built) section.group.setAttribute("display", visible ? "inline" : "none");
+        });
+        if (shown.length) options.onShown(shown.map(function (sec) { return sec.seats; }));
+      }
+      if (options.controls) {
+        options.controls.querySelector('[data-zoom="in"]').disabled = view.scale >= maxScale - 0.001;
+        options.controls.querySelector('[data-zoom="out"]').disabled = view.scale <= 1.001;
+        options.controls.querySelector('[data-zoom="fit"]').disabled = view.scale <= 1.001;
+      }
+      hideTip();
+    }
+
+    function inView(section) {
+      var w = full.w / view.scale, h = full.h / view.scale;
+      return (section.box.maxX + 1) * CELL >= view.cx - w / 2 && section.box.minX * CELL <= view.cx + w / 2 &&
+             (section.box.maxY + 1) * CELL >= view.cy - h / 2 && section.box.minY * CELL <= view.cy + h / 2;
+    }
+
+    /* Redraw at most once a frame however many wheel or pointer events arrive. */
+    function schedule() { if (!frame) frame = requestAnimationFrame(apply); }
+
+    /* The map point under a client (screen) position. */
+    function toMap(clientX, clientY) {
+      var box = svg.getBoundingClientRect();
+      var ppu = fitPixelsPerUnit() * view.scale;
+      var w = full.w / view.scale, h = full.h / view.scale;
+      var left = box.left + (box.width - w * ppu) / 2, top = box.top + (box.height - h * ppu) / 2;
+      return { x: view.cx - w / 2 + (clientX - left) / ppu, y: view.cy - h / 2 + (clientY - top) / ppu };
+    }
+
+    /* Zoom by ``factor`` keeping the map point under (clientX, clientY) where it is, or the centre. */
+    function zoomBy(factor, clientX, clientY) {
+      var before = clientX === undefined ? null : toMap(clientX, clientY);
+      var oldScale = view.scale;
+      view.scale = Math.min(Math.max(view.scale * factor, 1), maxScale);
+      if (before) {
+        var ratio = oldScale / view.scale;
+        view.cx = before.x + (view.cx - before.x) * ratio;
+        view.cy = before.y + (view.cy - before.y) * ratio;
+      }
+      schedule();
+    }
+
+    function panBy(dxPixels, dyPixels) {
+      var ppu = fitPixelsPerUnit() * view.scale;
+      view.cx += dxPixels / ppu;
+      view.cy += dyPixels / ppu;
+      schedule();
+    }
+
+    function readableScale() { return (TARGET_PX * READABLE) / (SEAT * fitPixelsPerUnit()); }
+
+    /* Centre on a map point, zoomed in far enough for seats to be picked by touch. */
+    function zoomToReadable(x, y) {
+      view.scale = Math.max(view.scale, Math.min(readableScale(), maxScale));
+      view.cx = x; view.cy = y;
+      apply();
+    }
+
+    /* Keep a keyboard-focused seat in view, and big enough to see its focus ring. */
+    function reveal(seat) {
+      var x = seat.x * CELL + CELL / 2, y = seat.y * CELL + CELL / 2;
+      if (seatPixels() < TARGET_PX) return zoomToReadable(x, y);
+      var w = full.w / view.scale, h = full.h / view.scale;
+      if (Math.abs(x - view.cx) > w / 2 - CELL || Math.abs(y - view.cy) > h / 2 - CELL) {
+        view.cx = x; view.cy = y;
+        apply();
+      }
+    }
+
+    function showTip(el) {
+      var seat = options.seatOf(el);
+      if (!seat || !tip) return;
+      tip.textContent = "";
+      [seat.section, "Row " + seat.row_label + ", seat " + seat.number, options.money(seat.price_cents),
+       kindName(seat.kind)].forEach(function (line, i) {
+        var span = document.createElement(i === 0 ? "strong" : "span");
+        span.textContent = line;
+        tip.appendChild(span);
+      });
+      tip.hidden = false;
+      var box = el.getBoundingClientRect(), host = tip.offsetParent.getBoundingClientRect();
+      tip.style.left = box.left + box.width / 2 - host.left + "px";
+      tip.style.top = box.top - host.top + "px";
+    }
+
+    function hideTip() { if (tip) tip.hidden = true; }
+
+    svg.addEventListener("mouseover", function (e) {
+      var el = e.target.closest("[data-seat-id]");
+      if (el) showTip(el); else hideTip();
+    });
+    svg.addEventListener("mouseleave", hideTip);
+    svg.addEventListener("focusin", function (e) {
+      var el = e.target.closest("[data-seat-id]");
+      if (!el) return;
+      var seat = options.seatOf(el);
+      if (seat && e.target.matches(":focus-visible")) reveal(seat);
+      showTip(el);
+    });
+    svg.addEventListener("focusout", hideTip);
+
+    svg.addEventListener("wheel", function (e) {
+      e.preventDefault();
+      zoomBy(Math.exp(-e.deltaY * 0.0015), e.clientX, e.clientY);
+    }, { passive: false });
+
+    svg.addEventListener("pointerdown", function (e) {
+      pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (pointers.size === 1) gesture = { x: e.clientX, y: e.clientY, moved: false };
+      if (pointers.size === 2) {
+        var p = Array.from(pointers.values());
+        gesture = { distance: Math.hypot(p[0].x - p[1].x, p[0].y - p[1].y) || 1, scale: view.scale, moved: true };
+      }
+    });
+    svg.addEventListener("pointermove", function (e) {
+      var last = pointers.get(e.pointerId);
+      if (!last || !gesture) return;
+      pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (pointers.size === 2 && gesture.distance) {
+        var p = Array.from(pointers.values());
+        var mid = { x: (p[0].x + p[1].x) / 2, y: (p[0].y + p[1].y) / 2 };
+        var target = gesture.scale * Math.hypot(p[0].x - p[1].x, p[0].y - p[1].y) / gesture.distance;
+        zoomBy(target / view.scale, mid.x, mid.y);
+        return;
+      }
+      if (!gesture.moved && Math.hypot(e.clientX - gesture.x, e.clientY - gesture.y) < DRAG_PX) return;
+      if (!gesture.moved) svg.setPointerCapture(e.pointerId);
+      gesture.moved = true;
+      panBy(last.x - e.clientX, last.y - e.clientY);
+    });
+    function endPointer(e) {
+      pointers.delete(e.pointerId);
+      if (pointers.size === 0 && gesture && !gesture.moved) gesture = null;
+    }
+    svg.addEventListener("pointerup", endPointer);
+    svg.addEventListener("pointercancel", function (e) { endPointer(e); gesture = null; });
+
+    /* A click picks a seat only when seats are big enough to aim at; otherwise it zooms in where it landed. */
+    svg.addEventListener("click", function (e) {
+      if (gesture && gesture.moved) { gesture = null; return; }
+      gesture = null;
+      var point = toMap(e.clientX, e.clientY);
+      if (seatPixels() < TARGET_PX) return zoomToReadable(point.x, point.y);
+      var el = e.target.closest("[data-seat-id]");
+      var seat = el && options.seatOf(el);
+      if (seat) options.onPick(seat);
+    });
+
+    svg.addEventListener("keydown", function (e) {
+      var PAN = 80;
+      if (e.key === "+" || e.key === "=") zoomBy(1.5);
+      else if (e.key === "-" || e.key === "_") zoomBy(1 / 1.5);
+      else if (e.key === "0") { view.scale = 1; schedule(); }
+      else if (e.shiftKey && e.key === "ArrowLeft") panBy(-PAN, 0);
+      else if (e.shiftKey && e.key === "ArrowRight") panBy(PAN, 0);
+      else if (e.shiftKey && e.key === "ArrowUp") panBy(0, -PAN);
+      else if (e.shiftKey && e.key === "ArrowDown") panBy(0, PAN);
+      else return;
+      e.preventDefault();
+    });
+
+    if (options.controls) {
+      options.controls.addEventListener("click", function (e) {
+        var button = e.target.closest("[data-zoom]");
+        if (!button) return;
+        if (button.dataset.zoom === "in") zoomBy(1.5);
+        else if (button.dataset.zoom === "out") zoomBy(1 / 1.5);
+        else { view.scale = 1; schedule(); }
+      });
+    }
+    window.addEventListener("resize", function () {
+      fit = 0;
+      maxScale = Math.max(1, MAX_PX / (SEAT * fitPixelsPerUnit()));
+      schedule();
+    });
+
+    return { draw: draw, reveal: reveal, setMark: setMark, elementFor: elementFor };
+  }
+
+  window.AtomicSeats.SeatMapView = SeatMapView;
+  window.AtomicSeats.seatKindName = kindName;
+})();

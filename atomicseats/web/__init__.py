@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from atomicseats.web import accounts, pages, shop  # noqa: E402,F401
+from atomicseats.web import accounts, pages, queue, shop  # noqa: E402,F401

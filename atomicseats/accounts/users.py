@@ -10,6 +10,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from atomicseats import dbapi
+from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
+from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.models import User
@@ -65,6 +67,25 @@ def normalise_email(email: str) -> str:
 def hash_password(password: str) -> str:
     """scrypt, Werkzeug's default: a memory-hard modern algorithm with a per-password salt."""
     return generate_password_hash(password, method="scrypt")
+
+
+def sign_up(
+    email: str, name: str, password: str, role: str, *, idempotency: IdempotencyRequest | None = None
+) -> Created | Replay:
+    """Register in a transaction of its own, with the ``Idempotency-Key``'s answer stored under the new user."""
+    with transaction() as session:
+        return run_once(
+            session,
+            idempotency,
+            201,
+            lambda: _registered(register(email, name, password, role)),
+            owner=lambda result: result.obj.id,
+        )
+
+
+def _registered(user: User) -> Created:
+    db.session.flush()
+    return Created(user, user.to_dict())
 
 
 def register(email: str, name: str, password: str, role: str = "attendee") -> User:

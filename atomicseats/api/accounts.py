@@ -13,10 +13,9 @@ from atomicseats.accounts import tokens, users
 from atomicseats.api import bp
 from atomicseats.api.common import created, json_body
 from atomicseats.auth import api_auth, api_user
-from atomicseats.booking.idempotency import Created, IdempotencyRequest
+from atomicseats.booking.idempotency import IdempotencyRequest
 from atomicseats.booking.specs import Spec
 from atomicseats.errors import error_response
-from atomicseats.exceptions import DomainError
 from atomicseats.extensions import db, limiter
 
 
@@ -46,20 +45,7 @@ def register():
     idempotency = IdempotencyRequest.build(
         None, request.headers.get("Idempotency-Key"), "POST /auth/register", fingerprinted
     )
-    try:
-        if idempotency is not None and (replay := idempotency.begin(db.session)) is not None:
-            db.session.rollback()
-            return created(replay)
-        user = users.register(body.email, body.name, body.password, body.role)
-        db.session.flush()
-        answer = user.to_dict()
-        if idempotency is not None:
-            idempotency.finish(db.session, 201, answer, owner_id=user.id)
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
-        raise
-    return created(Created(user, answer))
+    return created(users.sign_up(body.email, body.name, body.password, body.role, idempotency=idempotency))
 
 
 @bp.post("/auth/token")

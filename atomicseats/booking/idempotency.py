@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,3 +93,25 @@ class IdempotencyRequest:
                 "r": json.dumps(body, default=str),
             },
         )
+
+
+def run_once(
+    session: Session,
+    idempotency: IdempotencyRequest | None,
+    status: int,
+    create: Callable[[], Created],
+    *,
+    owner: Callable[[Created], int] | None = None,
+) -> Created | Replay:
+    """Run ``create`` in the caller's transaction, or replay the first answer if this key was used before.
+
+    The key is locked before ``create`` runs and its answer stored after, in the same transaction, so the key
+    and what it made commit or roll back together. ``owner`` names the user an anonymous request created
+    (registration), under whom its key is stored.
+    """
+    if idempotency is not None and (replay := idempotency.begin(session)) is not None:
+        return replay
+    result = create()
+    if idempotency is not None:
+        idempotency.finish(session, status, result.body, owner_id=owner(result) if owner else None)
+    return result

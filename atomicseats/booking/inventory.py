@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
 
 from atomicseats.booking import outbox, publish
-from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
+from atomicseats.booking.access import may_manage, may_see
+from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
 from atomicseats.booking.reconcile import reconcile_event
 from atomicseats.booking.specs import EventPatch, EventSpec, SectionSpec
 from atomicseats.booking.tx import transaction
@@ -40,7 +42,7 @@ EDITABLE_AFTER_PUBLISH = {
 def visible_event(event_id: int, user: User | None) -> Event:
     """An event the user may see: published ones, and drafts only to their host and admins."""
     event = db.session.get(Event, event_id)
-    if event is None or (event.status == "draft" and not _may_manage(event, user)):
+    if event is None or not may_see(event, user):
         raise NotFound("No such event.")
     return event
 
@@ -51,15 +53,11 @@ def managed_event(event_id: int, user: User, *, lock: bool = False) -> Event:
     if lock:
         query = query.with_for_update()
     event = db.session.scalar(query)
-    if event is None or (event.status == "draft" and not _may_manage(event, user)):
+    if event is None or not may_see(event, user):
         raise NotFound("No such event.")
-    if not _may_manage(event, user):
+    if not may_manage(event, user):
         raise Forbidden("Only the event's host or an admin may change it.")
     return event
-
-
-def _may_manage(event: Event, user: User | None) -> bool:
-    return user is not None and (user.role == "admin" or event.host_id == user.id)
 
 
 def create_event(
@@ -73,36 +71,35 @@ def create_event(
     if not host.has_role("host"):
         raise Forbidden("Only hosts and admins create events.")
     with transaction() as session:
-        if idempotency is not None and (replay := idempotency.begin(session)) is not None:
-            return replay
-        event = Event(
-            host_id=host.id,
-            name=spec.name,
-            description=spec.description,
-            venue=spec.venue,
-            starts_at=spec.starts_at,
-            ends_at=spec.ends_at,
-            seating=spec.seating,
-            price_cents=spec.price_cents,
-            hold_seconds=spec.hold_seconds,
-            max_per_order=spec.max_per_order,
-            waitlist_enabled=spec.waitlist_enabled,
-            status="draft",
-        )
-        if spec.waiting_room is not None:
-            _set_waiting_room(event, spec.waiting_room.model_dump())
-        session.add(event)
-        session.flush()
-        if spec.seating == "reserved":
-            event.capacity = _build_seat_map(event, spec.sections or [])
-        else:
-            event.capacity = spec.capacity or 0
-            _add_places(event.id, 0, event.capacity)
-        session.flush()
-        body = render(event) if render else {"id": event.id}
-        if idempotency is not None:
-            idempotency.finish(session, 201, body)
-    return Created(event, body)
+        return run_once(session, idempotency, 201, lambda: _create(session, host, spec, render))
+
+
+def _create(session: Session, host: User, spec: EventSpec, render: Callable[[Event], dict[str, Any]] | None) -> Created:
+    event = Event(
+        host_id=host.id,
+        name=spec.name,
+        description=spec.description,
+        venue=spec.venue,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
+        seating=spec.seating,
+        price_cents=spec.price_cents,
+        hold_seconds=spec.hold_seconds,
+        max_per_order=spec.max_per_order,
+        waitlist_enabled=spec.waitlist_enabled,
+        status="draft",
+    )
+    if spec.waiting_room is not None:
+        _set_waiting_room(event, spec.waiting_room.model_dump())
+    session.add(event)
+    session.flush()
+    if spec.seating == "reserved":
+        event.capacity = _build_seat_map(event, spec.sections or [])
+    else:
+        event.capacity = spec.capacity or 0
+        _add_places(event.id, 0, event.capacity)
+    session.flush()
+    return Created(event, render(event) if render else {"id": event.id})
 
 
 def _set_waiting_room(event: Event, room: dict[str, Any]) -> None:

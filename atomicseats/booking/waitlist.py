@@ -18,9 +18,11 @@ from typing import Annotated, Any
 from flask import current_app
 from pydantic import Field
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from atomicseats.booking import holds, outbox, publish
-from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
+from atomicseats.booking.access import may_see
+from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
 from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, DomainError, Invalid, NotFound
@@ -49,7 +51,7 @@ _POSITION = text(
 def join(
     event_id: int,
     user: User,
-    request: JoinRequest,
+    wanted: JoinRequest,
     *,
     idempotency: IdempotencyRequest | None = None,
     now: datetime | None = None,
@@ -57,55 +59,55 @@ def join(
     """Queue the user for ``quantity`` places; 409 ``already_waiting`` if they already have an open entry."""
     now = now or utcnow()
     with transaction() as session:
-        if idempotency is not None and (replay := idempotency.begin(session)) is not None:
-            return replay
-        event = session.execute(
-            text("SELECT id, status, host_id, waitlist_enabled, max_per_order FROM events WHERE id = :e"),
-            {"e": event_id},
-        ).first()
-        if event is None or (event.status == "draft" and user.role != "admin" and event.host_id != user.id):
-            raise NotFound("No such event.")
-        if event.status not in ("on_sale", "sold_out") or not event.waitlist_enabled:
-            raise Conflict("This event has no open waitlist.", code="waitlist_closed")
-        if request.quantity > event.max_per_order:
-            raise Invalid.field("quantity", f"at most {event.max_per_order}")
-        row = session.execute(
-            text(
-                """
-                INSERT INTO waitlist_entries (id, event_id, user_id, quantity, accept_partial, status,
-                                              created_at, updated_at)
-                VALUES (:id, :e, :u, :q, :p, 'waiting', :now, :now)
-                ON CONFLICT (user_id, event_id) WHERE status IN ('waiting', 'offered') DO NOTHING
-                RETURNING id, seq
-                """
-            ),
-            {
-                "id": uuid.uuid4(),
-                "e": event_id,
-                "u": user.id,
-                "q": request.quantity,
-                "p": request.accept_partial,
-                "now": now,
-            },
-        ).first()
-        if row is None:
-            raise Conflict("You are already on this event's waitlist.", code="already_waiting")
-        position = session.scalar(_POSITION, {"e": event_id, "seq": row.seq})
-        if session.scalar(_FREE_PLACES, {"e": event_id, "now": now}):
-            # places are free right now (say, a hold just lapsed): let the allocator look at once
-            outbox.enqueue(
-                session, outbox.WAITLIST_ALLOCATION, event_id, {"event_id": event_id, "count": 0, "reason": "joined"}
-            )
-        body = {
-            "id": str(row.id),
-            "event_id": event_id,
-            "quantity": request.quantity,
-            "accept_partial": request.accept_partial,
-            "status": "waiting",
-            "position": position,
-        }
-        if idempotency is not None:
-            idempotency.finish(session, 201, body)
+        return run_once(session, idempotency, 201, lambda: _join(session, event_id, user, wanted, now))
+
+
+def _join(session: Session, event_id: int, user: User, wanted: JoinRequest, now: datetime) -> Created:
+    event = session.execute(
+        text("SELECT id, status, host_id, waitlist_enabled, max_per_order FROM events WHERE id = :e"),
+        {"e": event_id},
+    ).first()
+    if event is None or not may_see(event, user):
+        raise NotFound("No such event.")
+    if event.status not in ("on_sale", "sold_out") or not event.waitlist_enabled:
+        raise Conflict("This event has no open waitlist.", code="waitlist_closed")
+    if wanted.quantity > event.max_per_order:
+        raise Invalid.field("quantity", f"at most {event.max_per_order}")
+    row = session.execute(
+        text(
+            """
+            INSERT INTO waitlist_entries (id, event_id, user_id, quantity, accept_partial, status,
+                                          created_at, updated_at)
+            VALUES (:id, :e, :u, :q, :p, 'waiting', :now, :now)
+            ON CONFLICT (user_id, event_id) WHERE status IN ('waiting', 'offered') DO NOTHING
+            RETURNING id, seq
+            """
+        ),
+        {
+            "id": uuid.uuid4(),
+            "e": event_id,
+            "u": user.id,
+            "q": wanted.quantity,
+            "p": wanted.accept_partial,
+            "now": now,
+        },
+    ).first()
+    if row is None:
+        raise Conflict("You are already on this event's waitlist.", code="already_waiting")
+    position = session.scalar(_POSITION, {"e": event_id, "seq": row.seq})
+    if session.scalar(_FREE_PLACES, {"e": event_id, "now": now}):
+        # places are free right now (say, a hold just lapsed): let the allocator look at once
+        outbox.enqueue(
+            session, outbox.WAITLIST_ALLOCATION, event_id, {"event_id": event_id, "count": 0, "reason": "joined"}
+        )
+    body = {
+        "id": str(row.id),
+        "event_id": event_id,
+        "quantity": wanted.quantity,
+        "accept_partial": wanted.accept_partial,
+        "status": "waiting",
+        "position": position,
+    }
     return Created(row.id, body)
 
 

@@ -59,20 +59,19 @@ def list_events():
 def create_event():
     user = api_user()
     spec = json_body(EventSpec)
-    result = inventory.create_event(
-        user, spec, idempotency=idempotency_for(user.id, "POST /events"), render=_created_body
-    )
+    result = inventory.create_event(user, spec, idempotency=idempotency_for(user.id, "POST /events"), render=_detail)
     return created(result)
 
 
-def _created_body(event: Event) -> dict:
+def _detail(event: Event) -> dict:
+    """An event with its sections, prices and availability now: what every single-event answer carries."""
     return event_dict(event, availability.counts(db.session, event.id, utcnow()), detail=True)
 
 
 @bp.get("/events/<int:event_id>")
 def get_event(event_id: int):
     event = inventory.visible_event(event_id, api_user())
-    return jsonify(event_dict(event, availability.counts(db.session, event.id, utcnow()), detail=True))
+    return jsonify(_detail(event))
 
 
 @bp.patch("/events/<int:event_id>")
@@ -82,21 +81,21 @@ def update_event(event_id: int):
     if not raw_json():
         raise Invalid("Send at least one field to change.", details={"fields": {"body": "is empty"}})
     event = inventory.update_event(event_id, api_user(), patch)
-    return jsonify(event_dict(event, availability.counts(db.session, event.id, utcnow()), detail=True))
+    return jsonify(_detail(event))
 
 
 @bp.post("/events/<int:event_id>/publish")
 @api_auth("host")
 def publish_event(event_id: int):
     event = inventory.publish_event(event_id, api_user())
-    return jsonify(event_dict(event, availability.counts(db.session, event.id, utcnow()), detail=True))
+    return jsonify(_detail(event))
 
 
 @bp.delete("/events/<int:event_id>")
 @api_auth("host")
 def cancel_event(event_id: int):
     event = inventory.cancel_event(event_id, api_user())
-    return jsonify(event_dict(event, availability.counts(db.session, event.id, utcnow()), detail=True))
+    return jsonify(_detail(event))
 
 
 @bp.get("/events/<int:event_id>/seats")

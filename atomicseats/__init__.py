@@ -17,7 +17,6 @@ from atomicseats.extensions import (
     mail,
     migrate,
     redis_ext,
-    socketio,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,19 +68,12 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", prefix + "limits")
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
-    socketio.init_app(
-        app,
-        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"] or None,
-        channel=prefix + "socketio",
-    )
 
 
 def register_blueprints(app: Flask) -> None:
     from atomicseats import (
         auth,  # noqa: F401  (registers the Flask-Login user loader)
         metrics,
-        realtime,  # noqa: F401  (registers the Socket.IO handlers)
     )
     from atomicseats.admin import bp as admin_bp
     from atomicseats.api import bp as api_bp

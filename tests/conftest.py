@@ -26,7 +26,7 @@ from atomicseats import create_app
 from atomicseats.config import TestConfig
 from atomicseats.extensions import db, kafka_ext
 from tests.factories import ApiClient, Factory
-from tests.services import ROOT, KafkaBroker, Process, start_flask_command, start_web, wait_for
+from tests.services import ROOT, KafkaBroker, Process, start_flask_command, start_realtime, start_web, wait_for
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 PG_BASE_URL = os.environ.get("TEST_PG_BASE_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -168,16 +168,11 @@ def redis_client() -> redis.Redis:
     return redis.Redis.from_url(REDIS_URL)
 
 
-def live_update(message: dict | None) -> tuple[str | None, dict]:
-    """The event name and data of a live update as python-socketio queues it on Redis (None, {} for anything else).
-
-    The queued packet carries the emit's arguments under ``data``: a list of them, or the one argument.
-    """
+def seat_change(message: dict | None) -> dict | None:
+    """A ``seat_status`` as published on the seat channel (``realtime.seats_channel``), or None for anything else."""
     if not message or message["type"] != "message":
-        return None, {}
-    packet = json.loads(message["data"])
-    args = packet.get("data")
-    return packet.get("event"), (args[0] if isinstance(args, list) else args) or {}
+        return None
+    return json.loads(message["data"])
 
 
 def wipe_redis(client: redis.Redis, prefix: str) -> int:
@@ -251,9 +246,18 @@ def api(app, factory) -> ApiClient:
 
 
 @pytest.fixture(scope="session")
-def live_server(server_env: dict[str, str], run_dir: Path, app) -> Iterator[str]:
-    """The real web server (gunicorn, gthread, as in the Procfile) on this run's database and prefixes."""
-    proc, url = start_web(server_env, run_dir)
+def realtime_server(server_env: dict[str, str], run_dir: Path, app) -> Iterator[str]:
+    """The realtime process (Socket.IO, as in the Procfile) on this run's database and prefixes: its base URL."""
+    proc, url = start_realtime(server_env, run_dir)
+    yield url
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(server_env: dict[str, str], run_dir: Path, app, realtime_server: str) -> Iterator[str]:
+    """The real web server (gunicorn, as in the Procfile) on this run's database and prefixes; its pages connect
+    their seat maps to ``realtime_server``."""
+    proc, url = start_web({**server_env, "REALTIME_URL": realtime_server}, run_dir)
     yield url
     proc.stop()
 

@@ -67,7 +67,7 @@ def seats(session: Session, event_id: int, now: datetime) -> list[dict[str, Any]
     return [dict(row._mapping) for row in session.execute(_SEATS, {"e": event_id, "now": now})]
 
 
-def statuses(session: Session, event_id: int, now: datetime) -> list[dict[str, Any]]:
+def statuses(session: Session | Connection, event_id: int, now: datetime) -> list[dict[str, Any]]:
     """``{id, status}`` of every seat: the full state a live seat map resyncs to on (re)join.
 
     Only the two columns it needs, without the join and sort of :func:`seats`: a join of a 20,000-seat

@@ -1,13 +1,15 @@
-"""Live updates: every seat status change, published on Redis for Socket.IO to deliver.
+"""Live updates: every seat status change and per-user message, published on Redis for the realtime process.
 
-Any process (web, RQ worker, scheduler) publishes through a write-only Socket.IO Redis manager on the
-app's channel; every web process subscribed to that channel forwards the message to its browsers.
-Publishing happens after commit and never fails the operation that changed the seats.
+Any process (web, RQ worker, scheduler) publishes through a write-only Socket.IO Redis manager on the app's
+channel (per-user messages, event status), and seat changes on a channel of their own, which every realtime
+process coalesces per tick for its maps (atomicseats/realtime/server.py). Publishing happens after commit and
+never fails the operation that changed the seats.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -17,18 +19,14 @@ from typing import Any
 import socketio
 from flask import current_app
 
+from atomicseats import realtime
 from atomicseats.booking import availability, gate
 from atomicseats.extensions import db
+from atomicseats.realtime import event_room, user_room
+
+__all__ = ["batch", "current_availability", "emit", "event_room", "seat_status", "to_user", "user_room"]
 
 log = logging.getLogger(__name__)
-
-
-def event_room(event_id: int) -> str:
-    return f"event:{event_id}"
-
-
-def user_room(user_id: int) -> str:
-    return f"user:{user_id}"
 
 
 class _Emitter(socketio.RedisManager):
@@ -36,11 +34,13 @@ class _Emitter(socketio.RedisManager):
 
     A hold announces two messages (the map's ``seat_status``, the holder's ``hold_updated``); a pipeline sends
     both in one round trip on the hold's hot path. It hooks ``_publish``, the one method through which
-    python-socketio's PubSubManager hands a finished message to Redis.
+    python-socketio's PubSubManager hands a finished message to Redis, and sends seat changes the same way on
+    their own channel.
     """
 
-    def __init__(self, url: str, channel: str):
+    def __init__(self, url: str, channel: str, seats_channel: str):
         super().__init__(url, channel=channel, write_only=True)
+        self.seats_channel = seats_channel
         self._local = threading.local()
 
     def _publish(self, data: dict[str, Any]) -> None:
@@ -48,7 +48,15 @@ class _Emitter(socketio.RedisManager):
         if pending is None:
             super()._publish(data)
         else:
-            pending.append(data)
+            pending.append((self.channel, self.json.dumps(data)))
+
+    def publish_seats(self, data: dict[str, Any]) -> None:
+        message = (self.seats_channel, json.dumps(data))
+        pending = getattr(self._local, "pending", None)
+        if pending is None:
+            self._publish_all([message])
+        else:
+            pending.append(message)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -63,13 +71,13 @@ class _Emitter(socketio.RedisManager):
             if pending:
                 self._publish_all(pending)
 
-    def _publish_all(self, messages: list[dict[str, Any]]) -> None:
+    def _publish_all(self, messages: list[tuple[str, str]]) -> None:
         try:
             if not self.connected:
                 self._redis_connect()
             pipe = self.redis.pipeline(transaction=False)
-            for message in messages:
-                pipe.publish(self.channel, self.json.dumps(message))
+            for channel, message in messages:
+                pipe.publish(channel, message)
             pipe.execute()
         except Exception:  # like a single publish: a lost live update must never fail the operation
             self.connected = False
@@ -81,7 +89,8 @@ def _manager() -> _Emitter | None:
     manager = app.extensions.get("atomicseats.emitter")
     url = app.config["SOCKETIO_MESSAGE_QUEUE"]
     if manager is None and url:
-        manager = _Emitter(url, channel=app.config["REDIS_PREFIX"] + "socketio")
+        prefix = app.config["REDIS_PREFIX"]
+        manager = _Emitter(url, realtime.queue_channel(prefix), realtime.seats_channel(prefix))
         app.extensions["atomicseats.emitter"] = manager
     return manager
 
@@ -132,14 +141,17 @@ def current_availability(event_id: int, now_ms: int, known: gate.GateCounts | No
 def seat_status(
     event_id: int, changes: Iterable[tuple[int, str]], now_ms: int, counts: gate.GateCounts | None = None
 ) -> None:
-    """Announce ``(seat_id, status)`` changes with the event's availability, in SPEC's ``seat_status`` shape."""
+    """Announce ``(seat_id, status)`` changes with the event's availability, in SPEC's ``seat_status`` shape.
+
+    Published on the seat channel, not through the Socket.IO queue: the realtime processes merge a tick's changes
+    into one message per room (and a change published for nobody costs them one dictionary lookup).
+    """
     seats = [{"id": seat_id, "status": status} for seat_id, status in changes]
-    if not seats:
+    manager = _manager()
+    if not seats or manager is None:
         return
-    emit(
-        "seat_status",
-        {"event_id": event_id, "seats": seats, "availability": current_availability(event_id, now_ms, counts)},
-        event_room(event_id),
+    manager.publish_seats(
+        {"event_id": event_id, "seats": seats, "availability": current_availability(event_id, now_ms, counts)}
     )
 
 

@@ -1,60 +1,54 @@
-"""Socket.IO handlers: a seat map joins its event's room and is sent the current state on (re)connect."""
+"""Names and tokens that the web process and the realtime process (``atomicseats.realtime.server``) share.
+
+Socket.IO is served by a process of its own (docs/decisions/0001-realtime-process.md). It reads no Flask
+session cookie, so a page tells it who the browser is with a short-lived token signed with ``SECRET_KEY``.
+"""
 
 from __future__ import annotations
 
-from flask_login import current_user
-from flask_socketio import emit, join_room, leave_room
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from atomicseats.booking import availability, publish
-from atomicseats.extensions import db, socketio
-from atomicseats.models import Event
-from atomicseats.models.base import utcnow
+_SALT = "realtime"
 
 
-@socketio.on("connect")
-def on_connect(auth=None):
-    """A signed-in browser joins its own room, for its holds and bookings."""
-    if current_user.is_authenticated:
-        join_room(publish.user_room(current_user.id))
+class BadToken(Exception):
+    """A token that this deployment never signed: the client is refused, not treated as anonymous."""
 
 
-@socketio.on("join_event")
-def on_join_event(data):
-    """Join the event's room, then send every seat's status, so a reconnect resyncs instead of drifting."""
+def event_room(event_id: int) -> str:
+    return f"event:{event_id}"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def queue_channel(prefix: str) -> str:
+    """python-socketio's message queue (per-user messages, event status): every process emits on it."""
+    return prefix + "socketio"
+
+
+def seats_channel(prefix: str) -> str:
+    """Seat changes in ``seat_status`` shape, which each realtime process coalesces per tick for its own maps."""
+    return prefix + "seats"
+
+
+def make_token(secret_key: str, user_id: int) -> str:
+    return URLSafeTimedSerializer(secret_key, salt=_SALT).dumps({"user_id": user_id})
+
+
+def read_token(secret_key: str, token: str, max_age: int) -> int | None:
+    """The user id in ``token``; None once it has expired (the map still works, without the user's own room).
+
+    Raises :class:`BadToken` for anything not signed with this key.
+    """
     try:
-        event_id = int((data or {}).get("event_id"))
-    except (TypeError, ValueError):
-        return {"ok": False, "error": "event_id must be a number"}
-    event = db.session.get(Event, event_id)
-    if event is None or event.status == "draft":
-        db.session.rollback()
-        return {"ok": False, "error": "no such event"}
-    join_room(publish.event_room(event_id))
-    now = utcnow()
-    seats = availability.statuses(db.session, event_id, now)
-    counts = availability.counts(db.session, event_id, now)
-    db.session.rollback()
-    emit(
-        "seat_status",
-        {
-            "event_id": event_id,
-            "seats": seats,
-            "availability": counts,
-            "full": True,
-        },
-        # Straight to this one client, which is connected to this process: through the message queue, every
-        # web process would receive and decode every map of every join, and a burst of joins (a sale
-        # opening) overflowed Redis's pub/sub output buffer, which drops the subscriber and with it the
-        # seat updates published until it has reconnected.
-        ignore_queue=True,
-    )
-    return {"ok": True}
-
-
-@socketio.on("leave_event")
-def on_leave_event(data):
-    try:
-        leave_room(publish.event_room(int((data or {}).get("event_id"))))
-    except (TypeError, ValueError):
-        return {"ok": False}
-    return {"ok": True}
+        data = URLSafeTimedSerializer(secret_key, salt=_SALT).loads(token, max_age=max_age)
+    except SignatureExpired:
+        return None
+    except BadSignature as exc:
+        raise BadToken(str(exc)) from exc
+    user_id = data.get("user_id") if isinstance(data, dict) else None
+    if not isinstance(user_id, int):
+        raise BadToken("no user id")
+    return user_id

@@ -7,13 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from atomicseats import realtime
 from atomicseats.booking import availability, gate, holds
 from atomicseats.booking.holds import HoldRequest
 from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.models import User
 from atomicseats.models.base import utcnow
-from tests.conftest import live_update, wipe_redis
+from tests.conftest import seat_change, wipe_redis
 from tests.services import wait_for
 
 
@@ -112,14 +113,14 @@ def test_a_live_update_carries_postgresqls_counts_while_a_wiped_gate_is_not_rebu
     seats = factory.seat_ids(event.id)
     wipe_redis(redis_client, settings["REDIS_PREFIX"])  # a Redis flush; the scheduler has not rebuilt the gate
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(settings["REDIS_PREFIX"] + "socketio")
+    pubsub.subscribe(realtime.seats_channel(settings["REDIS_PREFIX"]))
     try:
         hold(event.id, factory.user(), seat_ids=seats[:2])
         updates: list[dict] = []
 
         def seat_status_arrived() -> bool:
-            name, data = live_update(pubsub.get_message(timeout=0.2))
-            if name == "seat_status":
+            data = seat_change(pubsub.get_message(timeout=0.2))
+            if data is not None:
                 updates.append(data)
             return bool(updates)
 

@@ -9,10 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import text
 
+from atomicseats import realtime
 from atomicseats.booking import gate
 from atomicseats.extensions import db
 from tests.concurrency.conftest import double_holds, race, stray_claims, three_counts
-from tests.conftest import live_update, wipe_redis
+from tests.conftest import seat_change, wipe_redis
 from tests.factories import LiveApi, reserved_sections
 from tests.services import wait_for
 
@@ -183,7 +184,7 @@ def test_an_expired_hold_frees_its_seats_within_a_second_with_no_request_arrivin
     seats = factory.seat_ids(event.id)[:2]
     client = LiveApi(live_server, factory.token(factory.user()))
     pubsub = redis_client.pubsub()
-    pubsub.subscribe(settings["REDIS_PREFIX"] + "socketio")
+    pubsub.subscribe(realtime.seats_channel(settings["REDIS_PREFIX"]))
     try:
         wait_for(lambda: pubsub.get_message(timeout=0.1), 5, "the pub/sub subscription")
         hold = client.post(f"/events/{event.id}/holds", json={"seat_ids": seats})
@@ -192,10 +193,10 @@ def test_an_expired_hold_frees_its_seats_within_a_second_with_no_request_arrivin
         freed_at: list[float] = []
 
         def freed() -> bool:
-            name, data = live_update(pubsub.get_message(timeout=0.2))
+            data = seat_change(pubsub.get_message(timeout=0.2))
             if (
-                name == "seat_status"
-                and data.get("event_id") == event.id
+                data is not None
+                and data["event_id"] == event.id
                 and all(s["status"] == "available" for s in data["seats"])
                 and sorted(s["id"] for s in data["seats"]) == seats
             ):

@@ -1,0 +1,461 @@
+"""The realtime process: Socket.IO over WebSocket on one asyncio loop, so an open seat map costs no thread.
+
+``uvicorn --factory atomicseats.realtime.server:create_app`` (Procfile ``realtime:``). It serves ``/socket.io/``
+(WebSocket only), ``/health`` and ``/metrics``; pages and the API stay with the web process.
+
+- Per-user messages and event status come through python-socketio's Redis message queue, on the channel every
+  process already emits on (``AsyncRedisManager``).
+- Seat changes come on a channel of their own (``realtime.seats_channel``). Each process keeps them per event and,
+  once per tick, sends every room of its own one ``seat_status`` with every seat changed in the tick: a busy sale
+  costs ticks x maps messages, not holds x maps.
+- A joining map is sent the full state straight from this process's snapshot of the event, read from PostgreSQL
+  at most once per ``SNAPSHOT_SECONDS`` per event and kept current with the changes since.
+- A client that sends what is not Socket.IO, joins too often, or does not read is disconnected.
+
+The decision and its measurements: docs/decisions/0001-realtime-process.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio
+import socketio
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from socketio import packet
+from sqlalchemy import Engine, create_engine, text
+
+from atomicseats import logs, realtime
+from atomicseats.booking import availability
+from atomicseats.config import Config, config_from_env
+from atomicseats.realtime.rooms import EventState, JoinBudget
+
+log = logging.getLogger(__name__)
+
+# A joining map reuses a snapshot this young (kept current by the changes since) instead of reading PostgreSQL.
+SNAPSHOT_SECONDS = 2.0
+# An event nobody here has watched for this long is forgotten (joins in flight keep it meanwhile).
+IDLE_SECONDS = 10.0
+# Joins a connection may make at once, and per second after that: a map joins on connect and reconnect.
+JOIN_BURST = 5
+JOINS_PER_SECOND = 0.5
+# Largest WebSocket message a client may send (uvicorn's --ws-max-size in the Procfile says the same):
+# a join is a few dozen bytes, a connect with its token a few hundred.
+MAX_MESSAGE_BYTES = 16_384
+TICK_MS_RANGE = (100, 250)
+
+_EVENT_STATUS = text("SELECT status FROM events WHERE id = :e")
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret_key: str
+    redis_url: str
+    prefix: str
+    message_queue: str
+    database_url: str
+    allowed_origins: str | list[str]
+    tick_seconds: float
+    max_connections: int
+    client_queue_limit: int
+    token_max_age: int
+    db_pool_size: int
+    metrics_token: str
+
+    @classmethod
+    def from_config(cls, config: type[Config]) -> Settings:
+        tick_ms = config.REALTIME_TICK_MS
+        if not TICK_MS_RANGE[0] <= tick_ms <= TICK_MS_RANGE[1]:
+            raise ValueError(f"REALTIME_TICK_MS must be between {TICK_MS_RANGE[0]} and {TICK_MS_RANGE[1]}")
+        origins = config.REALTIME_ALLOWED_ORIGINS.strip()
+        return cls(
+            secret_key=config.SECRET_KEY,
+            redis_url=config.REDIS_URL,
+            prefix=config.REDIS_PREFIX,
+            message_queue=config.SOCKETIO_MESSAGE_QUEUE or config.REDIS_URL,
+            database_url=config.SQLALCHEMY_DATABASE_URI,
+            allowed_origins="*" if origins == "*" else [o.strip() for o in origins.split(",") if o.strip()],
+            tick_seconds=tick_ms / 1000,
+            max_connections=config.REALTIME_MAX_CONNECTIONS,
+            client_queue_limit=config.REALTIME_CLIENT_QUEUE_LIMIT,
+            token_max_age=config.REALTIME_TOKEN_MAX_AGE,
+            db_pool_size=config.REALTIME_DB_POOL_SIZE,
+            metrics_token=config.METRICS_TOKEN,
+        )
+
+
+class Metrics:
+    """This process's series; each realtime process is its own scrape target, as each web process is."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        Gauge(
+            "atomicseats_realtime_connections", "Socket.IO connections open on this process.", registry=r
+        ).set_function(lambda: len(hub.budgets))
+        Gauge(
+            "atomicseats_realtime_open_maps", "Connections in an event's room (open seat maps).", registry=r
+        ).set_function(lambda: len(hub.joined))
+        Gauge("atomicseats_realtime_max_connections", "REALTIME_MAX_CONNECTIONS of this process.", registry=r).set(
+            hub.settings.max_connections
+        )
+        self.tick_messages = Histogram(
+            "atomicseats_realtime_tick_messages",
+            "seat_status messages sent by one tick, over all rooms.",
+            buckets=(0, 1, 10, 100, 1000, 5000, 10000, 50000),
+            registry=r,
+        )
+        self.messages = Counter(
+            "atomicseats_realtime_messages", "seat_status messages sent, by kind.", ["kind"], registry=r
+        )
+        self.dropped = Counter(
+            "atomicseats_realtime_dropped_clients",
+            "Clients disconnected by this process, by reason (slow, join_flood, bad_input).",
+            ["reason"],
+            registry=r,
+        )
+        self.refused = Counter(
+            "atomicseats_realtime_refused_connections",
+            "Connections refused, by reason (full, bad_token).",
+            ["reason"],
+            registry=r,
+        )
+
+
+class _Server(socketio.AsyncServer):
+    """An AsyncServer that disconnects a client whose message is not a Socket.IO packet it accepts.
+
+    python-socketio logs an undecodable message and keeps the connection; a client sending garbage should lose
+    it. Binary packets are refused too: no handler takes one, and their attachments would be buffered.
+    """
+
+    hub: Hub
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if not isinstance(data, str) or data[:1] in ("5", "6"):  # binary message, BINARY_EVENT, BINARY_ACK
+            await self.hub.drop_eio(eio_sid, "bad_input")
+            return
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError:  # not a packet, or not JSON
+            await self.hub.drop_eio(eio_sid, "bad_input")
+
+
+class Hub:
+    """The process's state: its Socket.IO server, the events its maps watch, and the tick that sends changes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=0,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 5},
+        )
+        self.reader = ThreadPoolExecutor(settings.db_pool_size, thread_name_prefix="snapshot")
+        self.sio = _Server(
+            async_mode="asgi",
+            client_manager=socketio.AsyncRedisManager(
+                settings.message_queue, channel=realtime.queue_channel(settings.prefix)
+            ),
+            transports=["websocket"],
+            cors_allowed_origins=settings.allowed_origins,
+            max_http_buffer_size=MAX_MESSAGE_BYTES,
+        )
+        self.sio.hub = self
+        self.events: dict[int, EventState] = {}
+        self.loads: dict[int, asyncio.Future[EventState | None]] = {}
+        self.joined: dict[str, int] = {}  # sid -> the event whose room it is in
+        self.budgets: dict[str, JoinBudget] = {}  # sid -> its join budget; one per open connection
+        self.metrics = Metrics(self)
+        self._tasks: list[asyncio.Task] = []
+        self._register()
+
+    # -- Socket.IO handlers -------------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        sio = self.sio
+        sio.on("connect", self.on_connect)
+        sio.on("disconnect", self.on_disconnect)
+        sio.on("join_event", self.on_join_event)
+        sio.on("leave_event", self.on_leave_event)
+        sio.on("*", self.on_unknown)
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        """Admit the client (within the process's limit) and put a signed-in browser in its own room."""
+        if len(self.budgets) >= self.settings.max_connections:
+            self.metrics.refused.labels("full").inc()
+            raise socketio.exceptions.ConnectionRefusedError("server full")
+        token = auth.get("token") if isinstance(auth, dict) else None
+        user_id = None
+        if token is not None:
+            try:
+                if not isinstance(token, str):
+                    raise realtime.BadToken("not a string")
+                user_id = realtime.read_token(self.settings.secret_key, token, self.settings.token_max_age)
+            except realtime.BadToken:
+                self.metrics.refused.labels("bad_token").inc()
+                raise socketio.exceptions.ConnectionRefusedError("bad token") from None
+        self.budgets[sid] = JoinBudget(JOIN_BURST, JOINS_PER_SECOND)
+        if user_id is not None:
+            await self.sio.enter_room(sid, realtime.user_room(user_id))
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.budgets.pop(sid, None)
+        self.joined.pop(sid, None)
+
+    async def on_join_event(self, sid: str, data: Any) -> dict[str, Any] | None:
+        """Join the event's room and get its full state, straight from this process (not through the queue)."""
+        budget = self.budgets.get(sid)
+        if budget is None or not budget.take(time.monotonic()):
+            await self.drop(sid, "join_flood")
+            return None
+        event_id = data.get("event_id") if isinstance(data, dict) else None
+        if not isinstance(event_id, int) or isinstance(event_id, bool):
+            await self.drop(sid, "bad_input")
+            return None
+        try:
+            state = await self.snapshot(event_id)
+        except Exception:
+            log.exception("could not read event %s for a joining map", event_id)
+            return {"ok": False, "error": "try again"}
+        if state is None:
+            return {"ok": False, "error": "no such event"}
+        if sid not in self.budgets:  # it disconnected while the snapshot was read
+            return None
+        state = self.events.setdefault(event_id, state)
+        previous = self.joined.get(sid)
+        if previous is not None and previous != event_id:  # one map per connection
+            await self.sio.leave_room(sid, realtime.event_room(previous))
+        await self.sio.enter_room(sid, realtime.event_room(event_id))
+        self.joined[sid] = event_id
+        # Built after entering the room, with nothing awaited in between: a change applied before this is in the
+        # full state, a change after it reaches the map with the next tick.
+        await self._send(sid, self._encoded_full(state), "full")
+        return {"ok": True}
+
+    async def on_leave_event(self, sid: str, data: Any) -> dict[str, bool]:
+        event_id = data.get("event_id") if isinstance(data, dict) else None
+        if self.joined.get(sid) != event_id:
+            return {"ok": False}
+        await self.sio.leave_room(sid, realtime.event_room(event_id))
+        del self.joined[sid]
+        return {"ok": True}
+
+    async def on_unknown(self, event: str, sid: str, *args: Any) -> None:
+        await self.drop(sid, "bad_input")
+
+    # -- snapshots ----------------------------------------------------------------------------------------
+
+    async def snapshot(self, event_id: int) -> EventState | None:
+        """The event's state, read from PostgreSQL unless a young enough one is held; None for no such event.
+
+        Joins that arrive while it is being read wait for that one read (a reconnect storm reads once).
+        """
+        state = self.events.get(event_id)
+        if state is not None and state.seats is not None and time.monotonic() - state.loaded_at < SNAPSHOT_SECONDS:
+            return state
+        pending = self.loads.get(event_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(event_id))
+            self.loads[event_id] = pending
+            pending.add_done_callback(lambda _: self.loads.pop(event_id, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, event_id: int) -> EventState | None:
+        state = self.events.setdefault(event_id, EventState(event_id))
+        state.loading = True
+        try:
+            read = await asyncio.get_running_loop().run_in_executor(self.reader, self._read, event_id)
+        except BaseException:
+            state.loading = False
+            state.backlog = []
+            raise
+        if read is None:
+            state.loading = False
+            if state.seats is None and not self._members(event_id):
+                self.events.pop(event_id, None)
+            return None
+        state.loaded(read, at=time.monotonic())
+        return state
+
+    def _read(self, event_id: int) -> list[dict[str, Any]] | None:
+        """Runs on a reader thread: the event's seat statuses, or None if it is missing or a draft."""
+        with self.engine.connect() as connection:
+            status = connection.execute(_EVENT_STATUS, {"e": event_id}).scalar()
+            if status is None or status == "draft":
+                return None
+            return availability.statuses(connection, event_id, datetime.now(UTC))
+
+    def _encoded_full(self, state: EventState) -> str:
+        """The full map as one encoded Socket.IO packet, encoded once for every map that joins until it changes."""
+        if state.encoded_full is None:
+            state.encoded_full = self._encode(state.full())
+        return state.encoded_full
+
+    def _encode(self, payload: dict[str, Any]) -> str:
+        return self.sio.packet_class(packet.EVENT, namespace="/", data=["seat_status", payload]).encode()
+
+    # -- changes and ticks --------------------------------------------------------------------------------
+
+    def on_change(self, raw: bytes) -> None:
+        """A ``seat_status`` published by any process; kept for the next tick if a map here watches the event."""
+        try:
+            change = json.loads(raw)
+            state = self.events.get(change["event_id"])
+            if state is not None:
+                state.change(
+                    [{"id": int(s["id"]), "status": str(s["status"])} for s in change["seats"]],
+                    change.get("availability"),
+                )
+        except (ValueError, KeyError, TypeError):
+            log.warning("skipped a malformed seat change: %r", raw[:200])
+
+    async def tick(self) -> int:
+        """Send each room its changes since the last tick, as one message; returns how many were sent."""
+        sent, now = 0, time.monotonic()
+        for event_id, state in list(self.events.items()):
+            members = self._members(event_id)
+            if members or state.loading:
+                state.idle_since = None
+            elif state.idle_since is None:
+                state.idle_since = now
+            elif now - state.idle_since > IDLE_SECONDS:
+                del self.events[event_id]  # nobody here watches it any more
+                continue
+            payload = state.take_changes()
+            if payload is None or not members:
+                continue
+            encoded = self._encode(payload)
+            for sid, _ in members:
+                sent += await self._send(sid, encoded, "change")
+        self.metrics.tick_messages.observe(sent)
+        return sent
+
+    async def _send(self, sid: str, encoded: str, kind: str) -> int:
+        """Queue an encoded packet for one client, unless its queue shows it is not reading (then drop it)."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid else None
+        if socket is None:
+            return 0
+        if socket.queue.qsize() >= self.settings.client_queue_limit:
+            await self.drop(sid, "slow")
+            return 0
+        await self.sio.eio.send(eio_sid, encoded)
+        self.metrics.messages.labels(kind).inc()
+        return 1
+
+    def _members(self, event_id: int) -> list[tuple[str, str]]:
+        return list(self.sio.manager.get_participants("/", realtime.event_room(event_id)))
+
+    async def drop(self, sid: str, reason: str) -> None:
+        await self.drop_eio(self.sio.manager.eio_sid_from_sid(sid, "/"), reason)
+
+    async def drop_eio(self, eio_sid: str | None, reason: str) -> None:
+        """Disconnect a client and close its WebSocket now.
+
+        Engine.IO's own disconnect only sends a close packet, which a hostile client ignores: its socket would
+        stay open until the next ping timeout (45 s). Ending the writer's queue makes Engine.IO close the socket.
+        """
+        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid else None
+        if socket is None:
+            return
+        self.metrics.dropped.labels(reason).inc()
+        log.info("disconnecting %s: %s", eio_sid, reason)
+        await self.sio.eio.disconnect(eio_sid)
+        socket.queue.put_nowait(None)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.tick_seconds)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("a tick failed")
+
+    async def _listen_changes(self) -> None:
+        """Subscribe to the seat changes for as long as the process runs, resubscribing after a Redis outage.
+
+        Changes published while unsubscribed are lost: every snapshot is then forgotten, and the rooms of this
+        process are sent their full state again.
+        """
+        channel = realtime.seats_channel(self.settings.prefix)
+        retry, first = 1.0, True
+        while True:
+            client = redis.asyncio.Redis.from_url(self.settings.redis_url, socket_connect_timeout=2)
+            try:
+                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(channel)
+                    retry = 1.0
+                    if not first:
+                        await self._resync_all()
+                    first = False
+                    async for message in pubsub.listen():
+                        self.on_change(message["data"])
+            except (redis.RedisError, OSError) as exc:
+                log.warning("seat changes unavailable (%s); resubscribing in %.0f s", exc, retry)
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, 10.0)
+            finally:
+                await client.aclose()
+
+    async def _resync_all(self) -> None:
+        for event_id, state in list(self.events.items()):
+            state.forget()
+            try:
+                fresh = await self.snapshot(event_id)
+            except Exception:
+                log.exception("could not resync event %s", event_id)
+                continue
+            if fresh is not None:
+                encoded = self._encoded_full(fresh)
+                for sid, _ in self._members(event_id):
+                    await self._send(sid, encoded, "full")
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.ensure_future(self._tick_forever()), asyncio.ensure_future(self._listen_changes())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self.reader.shutdown(wait=False, cancel_futures=True)
+        self.engine.dispose()
+
+
+def _plain_app(hub: Hub):
+    """``/health`` and ``/metrics`` (with ``METRICS_TOKEN`` as a bearer token when set); 404 for the rest."""
+    expected = f"Bearer {hub.settings.metrics_token}".encode() if hub.settings.metrics_token else None
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        status, body, content_type = 404, b"not found\n", b"text/plain"
+        if scope["path"] == "/health":
+            status, body = 200, b"ok\n"
+        elif scope["path"] == "/metrics":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if expected is not None and not hmac.compare_digest(given, expected):
+                status, body = 401, b"unauthorized\n"
+            else:
+                status, body, content_type = 200, generate_latest(hub.metrics.registry), CONTENT_TYPE_LATEST.encode()
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", content_type)]})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def create_app() -> socketio.ASGIApp:
+    """The ASGI app uvicorn serves (``--factory``), configured from the environment like every other process."""
+    logs.configure()
+    hub = Hub(Settings.from_config(config_from_env()))
+    return socketio.ASGIApp(hub.sio, other_asgi_app=_plain_app(hub), on_startup=hub.start, on_shutdown=hub.stop)

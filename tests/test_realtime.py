@@ -1,0 +1,188 @@
+"""The realtime process as shipped (Procfile ``realtime:``): open maps cost the site nothing, updates coalesce,
+reconnecting maps resync, and clients that misbehave are disconnected."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+
+import pytest
+import requests
+import socketio
+import websocket
+
+from atomicseats import realtime
+from tests.factories import LiveApi, reserved_sections
+from tests.seatmaps import Crowd, drain, joined_seat_map
+from tests.services import wait_for
+
+
+def metric(realtime_server: str, name: str) -> float:
+    for line in requests.get(f"{realtime_server}/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_with_300_maps_open_health_a_hold_and_the_event_page_answer_and_every_map_hears_the_hold(
+    live_server, realtime_server, factory
+) -> None:
+    event = factory.event()
+    seat = factory.seat_ids(event.id)[0]
+    buyer = LiveApi(live_server, factory.token(factory.user()))
+    with Crowd(realtime_server, event.id, 300) as crowd:
+        assert metric(realtime_server, "atomicseats_realtime_open_maps") == 300
+        assert requests.get(f"{live_server}/health", timeout=10).status_code == 200
+        assert requests.get(f"{live_server}/events/{event.id}", timeout=10).status_code == 200
+        assert buyer.post(f"/events/{event.id}/holds", json={"seat_ids": [seat]}).status == 201
+        crowd.wait_all_see_held(seat)
+    wait_for(lambda: metric(realtime_server, "atomicseats_realtime_open_maps") == 0, 10, "the maps to close")
+
+
+def test_a_burst_of_holds_reaches_each_map_coalesced_with_every_changed_seat(
+    live_server, realtime_server, factory
+) -> None:
+    event = factory.event(sections=reserved_sections(rows=4, seats=10))
+    buyers = [LiveApi(live_server, factory.token(factory.user())) for _ in range(30)]
+    seats = factory.seat_ids(event.id)[: len(buyers)]
+    with (
+        joined_seat_map(realtime_server, event.id) as (_, _, updates_a),
+        joined_seat_map(realtime_server, event.id) as (_, _, updates_b),
+    ):
+        start = threading.Barrier(len(buyers))
+
+        def hold(buyer: LiveApi, seat: int) -> int:
+            start.wait(timeout=30)
+            return buyer.post(f"/events/{event.id}/holds", json={"seat_ids": [seat]}).status
+
+        results: list[int] = []
+        threads = [
+            threading.Thread(target=lambda b=b, s=s: results.append(hold(b, s)))
+            for b, s in zip(buyers, seats, strict=True)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert results == [201] * len(buyers)
+
+        received_a: list[dict] = []
+
+        def all_seen() -> bool:
+            received_a.extend(drain(updates_a))
+            return {s["id"] for m in received_a for s in m["seats"]} >= set(seats)
+
+        wait_for(all_seen, 15, "every held seat on the map")
+        received_b: list[dict] = []
+        wait_for(lambda: received_b.extend(drain(updates_b)) or len(received_b) >= len(received_a), 15, "map b")
+
+    # Every change, each seat once per message, fewer messages than holds: the holds were merged per tick.
+    assert all(len({s["id"] for s in m["seats"]}) == len(m["seats"]) for m in received_a)
+    assert {s["id"]: s["status"] for m in received_a for s in m["seats"]} == {seat: "held" for seat in seats}
+    assert len(received_a) < len(buyers)
+    assert received_a[-1]["availability"]["held"] == len(buyers)
+    # One message per tick per room: both maps got the same messages.
+    assert received_b == received_a
+
+
+def test_a_map_that_drops_its_connection_while_seats_change_resyncs_to_the_true_state(
+    live_server, realtime_server, factory
+) -> None:
+    event = factory.event()
+    seats = factory.seat_ids(event.id)
+    buyer = LiveApi(live_server, factory.token(factory.user()))
+    other = LiveApi(live_server, factory.token(factory.user()))
+    first = buyer.post(f"/events/{event.id}/holds", json={"seat_ids": seats[:2]})
+    assert first.status == 201
+    full: list[dict] = []
+
+    def open_map() -> socketio.Client:
+        """As seatmap.js does: join on every connect, and take the full state that answers it."""
+        seat_map = socketio.Client(reconnection=False)
+        seat_map.on("seat_status", lambda data: full.append(data) if data.get("full") else None)
+        seat_map.on("connect", lambda: seat_map.emit("join_event", {"event_id": event.id}))
+        seat_map.connect(realtime_server, transports=["websocket"], wait_timeout=10)
+        return seat_map
+
+    seat_map = open_map()
+    wait_for(lambda: full, 10, "the full map on connect")
+    assert {s["id"]: s["status"] for s in full[0]["seats"]}[seats[0]] == "held"
+    seat_map.eio.disconnect(abort=True)  # the connection drops, without a Socket.IO goodbye
+    seat_map.wait()
+
+    assert buyer.delete(f"/holds/{first.body['id']}").status == 204
+    assert other.post(f"/events/{event.id}/holds", json={"seat_ids": seats[2:5]}).status == 201
+
+    seat_map = open_map()
+    try:
+        wait_for(lambda: len(full) == 2, 10, "the full map on reconnect")
+    finally:
+        seat_map.disconnect()
+    truth = {s["id"]: s["status"] for s in buyer.get(f"/events/{event.id}/seats").body["items"]}
+    assert {s["id"]: s["status"] for s in full[1]["seats"]} == truth
+    assert [truth[s] for s in seats[:5]] == ["available", "available", "held", "held", "held"]
+
+
+def raw_socket(realtime_server: str) -> websocket.WebSocket:
+    """A WebSocket speaking Engine.IO by hand, connected to the default namespace: what a hostile client has."""
+    ws = websocket.create_connection(
+        realtime_server.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", timeout=10
+    )
+    assert ws.recv().startswith("0")  # Engine.IO open
+    ws.send("40")
+    assert ws.recv().startswith("40")  # Socket.IO connected
+    return ws
+
+
+def closed_by_server(ws: websocket.WebSocket) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            message = ws.recv()
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            return True
+        return message in ("", None) or message.startswith("41")  # closed, or Socket.IO disconnect
+
+    return check
+
+
+@pytest.mark.parametrize(
+    "garbage", ["42not json[[", "49", "42[1,2", '42["no_such_event",1]', '451-["join_event",{"_placeholder":true}]']
+)
+def test_a_client_sending_garbage_is_disconnected(realtime_server, garbage) -> None:
+    ws = raw_socket(realtime_server)
+    try:
+        before = metric(realtime_server, 'atomicseats_realtime_dropped_clients_total{reason="bad_input"}')
+        ws.send(garbage)
+        wait_for(closed_by_server(ws), 10, "the server to close the connection")
+        assert metric(realtime_server, 'atomicseats_realtime_dropped_clients_total{reason="bad_input"}') > before
+    finally:
+        ws.close()
+
+
+def test_a_client_flooding_joins_is_disconnected(realtime_server, factory) -> None:
+    event = factory.event()
+    ws = raw_socket(realtime_server)
+    try:
+        for _ in range(20):
+            ws.send("42" + json.dumps(["join_event", {"event_id": event.id}]))
+        wait_for(closed_by_server(ws), 15, "the server to close the flooding connection")
+    finally:
+        ws.close()
+
+
+def test_a_token_not_signed_by_this_site_is_refused_and_a_draft_event_cannot_be_joined(
+    realtime_server, factory
+) -> None:
+    client = socketio.Client(reconnection=False)
+    errors: list = []
+    client.on("connect_error", errors.append)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(realtime_server, transports=["websocket"], auth={"token": realtime.make_token("not-ours", 1)})
+    assert errors == [{"message": "bad token"}]
+    draft = factory.event(publish=False)
+    client.connect(realtime_server, transports=["websocket"], wait_timeout=10)
+    try:
+        assert client.call("join_event", {"event_id": draft.id}, timeout=10) == {"ok": False, "error": "no such event"}
+    finally:
+        client.disconnect()

@@ -1,6 +1,14 @@
-"""Flash sale: 2,000 reserved seats, N buyers at once, the whole pipeline, then a PostgreSQL audit.
+"""Flash sale: 2,000 seats or places, N buyers at once, the whole pipeline, then a PostgreSQL audit.
 
-Usage: ``.venv/bin/python bench/flash_sale.py [--buyers 400] [--web 1] [--workers 1] [--dispatchers 1]``
+Usage: ``.venv/bin/python bench/flash_sale.py [--shape reserved|ga] [--buyers 400] [--sales 1] [--volume]
+[--web 1] [--workers 1] [--dispatchers 1]``
+
+``--shape ga``: a general-admission event of 2,000 places. Each buyer holds 1-4 places, checks out, then polls
+``GET /api/v1/bookings/{id}`` every 100 ms until it is final, and starts again; on a 409 it reads
+``GET /api/v1/events/{id}`` and retries after 50-300 ms. The sale is over when availability shows 0 available
+and 0 held. ``--sales N`` runs N such sales one after another on the same database (does the fifth run like
+the first?). ``--volume`` starts from a copy of the database ``atomicseats_volume`` (made once with ``flask
+seed-volume``, about 12 minutes, if it does not exist): years of history under the sale.
 
 Starts a stack of its own (database, Redis prefix, Kafka broker on a free port, SMTP sink, ``--web`` gunicorn
 processes as in the Procfile, scheduler, ``--dispatchers`` dispatchers, ``--workers`` RQ workers), creates one
@@ -60,6 +68,10 @@ BEST_AVAILABLE_RATE = 0.3
 GIVE_UP_AFTER_409S = 6
 EMPTY_MAP_CHECKS = 3
 POLL_SECONDS = 0.5
+GA_POLL_SECONDS = 0.1
+GA_CAPACITY = 2000
+VOLUME_TEMPLATE = "atomicseats_volume"
+CPU_SAMPLER = ROOT.parent / "shared" / "tools" / "cpu_sampler.py"
 REQUEST_TIMEOUT = 30.0
 CLIENT_PROCESSES = 4
 # kafka-python logs the partitions a consumer is given at INFO; the app leaves logging at WARNING.
@@ -98,8 +110,10 @@ class SaleStack:
         pg_base_url: str = PG_BASE_URL,
         redis_url: str = REDIS_URL,
         extra_env: dict[str, str] | None = None,
+        volume: bool = False,
     ):
         self.log_dir = log_dir
+        self.volume = volume
         self.counts = (webs, workers, dispatchers)
         self.pg_admin_dsn = pg_admin_dsn
         self.redis_url = redis_url
@@ -141,12 +155,18 @@ class SaleStack:
         return [url for _, url in self.webs]
 
     def start(self) -> None:
+        flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
         admin = psycopg2.connect(self.pg_admin_dsn)
         admin.autocommit = True
         with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{self.db_name}"')
+            template = ""
+            if self.volume:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (VOLUME_TEMPLATE,))
+                if cur.fetchone() is None:
+                    self._seed_volume_template(cur, flask)
+                template = f' TEMPLATE "{VOLUME_TEMPLATE}"'
+            cur.execute(f'CREATE DATABASE "{self.db_name}"{template}')
         admin.close()
-        flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
         self.kafka.start()
         self.mail_dir.mkdir(exist_ok=True)
@@ -169,6 +189,13 @@ class SaleStack:
         wait_for(
             lambda: "none" not in self.partitions_per_dispatcher().values(), 60, "every dispatcher to get partitions"
         )
+
+    def _seed_volume_template(self, cur: Any, flask: list[str]) -> None:
+        print(f"creating {VOLUME_TEMPLATE} with flask seed-volume (once; about 12 minutes on 2 cores)", flush=True)
+        cur.execute(f'CREATE DATABASE "{VOLUME_TEMPLATE}"')
+        env = {**self.env, "DATABASE_URL": self.database_url.rsplit("/", 1)[0] + "/" + VOLUME_TEMPLATE}
+        subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run([*flask, "seed-volume"], cwd=ROOT, env=env, check=True)
 
     def start_worker(self) -> Process:
         """An RQ worker as jobs.py expects it (SimpleWorker: the app is built once per process)."""
@@ -275,11 +302,33 @@ def create_event(url: str, host_token: str, rows_per_section: int = ROWS_PER_SEC
     return created["id"]
 
 
+def create_ga_event(url: str, host_token: str) -> int:
+    """The general-admission on-sale event: ``GA_CAPACITY`` places at one price."""
+    starts = datetime.now(UTC) + timedelta(days=30)
+    body = {
+        "name": "General admission flash sale",
+        "venue": "Bench Field",
+        "seating": "general",
+        "capacity": GA_CAPACITY,
+        "price_cents": 5000,
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=3)).isoformat(),
+    }
+    client = Http(url)
+    status, created, _ = client.call("POST", "/api/v1/events", host_token, body)
+    assert status == 201, created
+    status, published, _ = client.call("POST", f"/api/v1/events/{created['id']}/publish", host_token)
+    assert status == 200, published
+    client.close()
+    return created["id"]
+
+
 @dataclass
 class Tally:
     """What one client process saw: per-request outcomes, and each 202's booking id and card."""
 
     hold_ms: list[float] = field(default_factory=list)
+    final_ms: list[float] = field(default_factory=list)  # 202 -> the poll that saw confirmed or failed
     statuses: Counter = field(default_factory=Counter)
     bookings: dict[str, bool] = field(default_factory=dict)  # booking id -> paid with the declined card
     unanswered: list[str] = field(default_factory=list)
@@ -461,6 +510,44 @@ class Buyer:
                 return
 
 
+class GaBuyer(Buyer):
+    """The general-admission shape (module docstring): buy 1-4 places, poll every 100 ms, buy again."""
+
+    def shop(self) -> None:
+        while time.monotonic() < self.deadline:
+            quantity = self.rng.randint(1, 4)
+            status, data, elapsed = self.request(
+                "POST", f"/api/v1/events/{self.event_id}/holds", {"quantity": quantity}
+            )
+            if status is None:
+                return
+            with self.lock:
+                self.tally.hold_ms.append(elapsed)
+            if status == 409:
+                status, event, _ = self.request("GET", f"/api/v1/events/{self.event_id}")
+                if status == 200 and event["availability"]["available"] == 0 and event["availability"]["held"] == 0:
+                    return  # sold out
+                time.sleep(self.rng.uniform(0.05, 0.3))
+                continue
+            if status != 201:
+                return
+            declined = self.rng.random() < DECLINE_RATE
+            card = {"card_number": CARD_DECLINED if declined else CARD_OK}
+            status, booking, _ = self.request("POST", "/api/v1/bookings", {"hold_id": data["id"], "payment": card})
+            if status != 202:
+                return
+            accepted = time.perf_counter()
+            with self.lock:
+                self.tally.bookings[booking["id"]] = declined
+            while time.monotonic() < self.deadline:
+                time.sleep(GA_POLL_SECONDS)
+                status, polled, _ = self.request("GET", f"/api/v1/bookings/{booking['id']}")
+                if status != 200 or polled["status"] != "pending":
+                    with self.lock:
+                        self.tally.final_ms.append((time.perf_counter() - accepted) * 1000)
+                    break
+
+
 def _body(raw: bytes) -> Any:
     """JSON, or the raw text of an answer that is not (a proxy's or the server's own error page)."""
     try:
@@ -478,13 +565,16 @@ def _label(path: str) -> str:
     return next(p for p in reversed(path.split("/")) if p and not p[0].isdigit() and "-" not in p)
 
 
-def _client_process(urls: list[str], tokens: list[str], offset: int, event_id: int, seconds: float, go, out) -> None:
+def _client_process(
+    urls: list[str], tokens: list[str], offset: int, event_id: int, seconds: float, go, out, shape: str
+) -> None:
     """``len(tokens)`` buyer threads; buyer ``offset + i`` talks to web process ``(offset + i) % len(urls)``."""
     tally, lock = Tally(), threading.Lock()
     go.wait()
     deadline = time.monotonic() + seconds
+    kind = GaBuyer if shape == "ga" else Buyer
     buyers = [
-        Buyer(urls[(offset + i) % len(urls)], token, event_id, deadline, tally, lock) for i, token in enumerate(tokens)
+        kind(urls[(offset + i) % len(urls)], token, event_id, deadline, tally, lock) for i, token in enumerate(tokens)
     ]
     threads = [threading.Thread(target=b.run) for b in buyers]
     for t in threads:
@@ -494,13 +584,15 @@ def _client_process(urls: list[str], tokens: list[str], offset: int, event_id: i
     out.put(tally)
 
 
-def run_sale(urls: list[str], tokens: list[str], event_id: int, seconds: float) -> tuple[Tally, float]:
+def run_sale(
+    urls: list[str], tokens: list[str], event_id: int, seconds: float, shape: str = "reserved"
+) -> tuple[Tally, float]:
     """Release every buyer at once; return what they saw together and how long the sale took."""
     processes = min(CLIENT_PROCESSES, len(tokens))
     go, out = mp.Event(), mp.Queue()
     shares = [tokens[i::processes] for i in range(processes)]
     procs = [
-        mp.Process(target=_client_process, args=(urls, share, i, event_id, seconds, go, out))
+        mp.Process(target=_client_process, args=(urls, share, i, event_id, seconds, go, out, shape))
         for i, share in enumerate(shares)
     ]
     for p in procs:
@@ -514,6 +606,7 @@ def run_sale(urls: list[str], tokens: list[str], event_id: int, seconds: float) 
     total = Tally()
     for t in tallies:
         total.hold_ms += t.hold_ms
+        total.final_ms += t.final_ms
         total.statuses += t.statuses
         total.bookings.update(t.bookings)
         total.unanswered += t.unanswered
@@ -648,7 +741,12 @@ def report(
     print(f"  holds/s                  {holds_ok / sale_seconds:8.1f} (hold requests {rate:.1f}/s)")
     print(f"  checkouts/s (confirmed)  {result['confirmed'] / duration:8.1f}")
     print(f"  hold p50 / p99           {percentile(tally.hold_ms, 50):8.1f} / {percentile(tally.hold_ms, 99):.1f} ms")
-    print(f"  202->confirmed p50 / p99 {percentile(confirm_ms, 50):8.1f} / {percentile(confirm_ms, 99):.1f} ms")
+    print(
+        f"  202->confirmed p50 / p99 {percentile(confirm_ms, 50):8.1f} / {percentile(confirm_ms, 99):.1f} ms (server)"
+    )
+    if tally.final_ms:
+        final_p = f"{percentile(tally.final_ms, 50):8.1f} / {percentile(tally.final_ms, 99):.1f} ms"
+        print(f"  202->final p50 / p99     {final_p} (client)")
     print(f"  409 rate                 {holds_409 / max(1, len(tally.hold_ms)):8.1%}")
     print(f"  requests                 {tally.requests:8d} (slowest {tally.slowest_ms:.0f} ms)")
     print(f"  unanswered (timed out)   {len(tally.unanswered):8d}")
@@ -668,33 +766,78 @@ def report(
 
 def prepare(stack: SaleStack, buyers: int, rows_per_section: int = ROWS_PER_SECTION) -> tuple[int, list[str]]:
     """The event and the buyers' tokens (bulk-inserted: hashing a password per user would dominate)."""
+    host_token, tokens = prepare_users(stack, buyers)
+    return create_event(stack.urls[0], host_token, rows_per_section), tokens
+
+
+def prepare_users(stack: SaleStack, buyers: int) -> tuple[str, list[str]]:
     with stack_connect(stack) as conn:
         ((_, host_token),) = make_users(conn, 1, role="host")
         tokens = [t for _, t in make_users(conn, buyers)]
-    return create_event(stack.urls[0], host_token, rows_per_section), tokens
+    return host_token, tokens
+
+
+@contextmanager
+def cpu_sampling(log_dir: Path) -> Iterator[Any]:
+    """CPU seconds per process group (../shared/tools/cpu_sampler.py), if the probe is there."""
+    if not CPU_SAMPLER.exists():
+        yield None
+        return
+    path = log_dir / "cpu.tsv"
+    sampler = subprocess.Popen([sys.executable, str(CPU_SAMPLER), str(path)])
+    try:
+        yield path
+    finally:
+        sampler.terminate()
+        sampler.wait()
+
+
+def cpu_report(path: Path | None, t0: float, t1: float) -> str:
+    if path is None:
+        return "(no ../shared/tools/cpu_sampler.py)"
+    out = subprocess.run([sys.executable, str(CPU_SAMPLER), "report", str(path), str(t0), str(t1)], capture_output=True)
+    return out.stdout.decode().strip()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", choices=["reserved", "ga"], default="reserved")
     parser.add_argument("--buyers", type=int, default=400)
+    parser.add_argument("--sales", type=int, default=1, help="sales one after another on the same database")
+    parser.add_argument("--volume", action="store_true", help=f"start from a copy of {VOLUME_TEMPLATE} (history)")
     parser.add_argument("--web", type=int, default=1, help="web (gunicorn) processes; buyers are spread round robin")
     parser.add_argument("--workers", type=int, default=1, help="RQ worker processes")
     parser.add_argument("--dispatchers", type=int, default=1, help="Kafka dispatcher processes (one consumer group)")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="the buyers stop after this long")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, sale_stack(Path(tmp), args.web, args.workers, args.dispatchers) as stack:
-        event_id, tokens = prepare(stack, args.buyers)
-        tally, sale_seconds = run_sale(stack.urls, tokens, event_id, args.max_seconds)
-        settle_seconds = wait_settled(stack, event_id, timeout=180)
-        result = audit(stack, event_id, tally.bookings)
-        title = (
-            f"AtomicSeats flash sale — {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}: "
-            f"{args.buyers} buyers, {args.web} web, {args.workers} RQ workers, {args.dispatchers} dispatchers, "
-            f"{len(SECTIONS) * ROWS_PER_SECTION * SEATS_PER_ROW} seats"
-        )
-        report(title, tally, sale_seconds, settle_seconds, result, stack)
-    if not result["ok"] or tally.bad_5xx or tally.crashed or not tally.bookings:
+    failed = False
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sale_stack(Path(tmp), args.web, args.workers, args.dispatchers, volume=args.volume) as stack,
+        cpu_sampling(Path(tmp)) as cpu_file,
+    ):
+        host_token, tokens = prepare_users(stack, args.buyers)
+        for sale in range(1, args.sales + 1):
+            if args.shape == "ga":
+                event_id = create_ga_event(stack.urls[0], host_token)
+            else:
+                event_id = create_event(stack.urls[0], host_token)
+            t0 = time.time()
+            tally, sale_seconds = run_sale(stack.urls, tokens, event_id, args.max_seconds, args.shape)
+            t1 = time.time()
+            settle_seconds = wait_settled(stack, event_id, timeout=180)
+            result = audit(stack, event_id, tally.bookings)
+            title = (
+                f"AtomicSeats flash sale {sale}/{args.sales} ({args.shape}"
+                f"{', volume database' if args.volume else ', empty database'}) — {platform.node()}, "
+                f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}: {args.buyers} buyers, {args.web} web "
+                f"(gunicorn.conf.py workers each), {args.workers} RQ workers, {args.dispatchers} dispatchers"
+            )
+            report(title, tally, sale_seconds, settle_seconds, result, stack)
+            print("  CPU seconds during the sale\n    " + cpu_report(cpu_file, t0, t1).replace("\n", "\n    "))
+            failed = failed or not result["ok"] or bool(tally.bad_5xx) or bool(tally.crashed) or not tally.bookings
+    if failed:
         print("AUDIT FAILED")
         sys.exit(1)
     print("audit passed: nothing oversold, lost or doubled")

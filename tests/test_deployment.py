@@ -37,7 +37,8 @@ def test_every_process_and_backing_service_is_there(services: dict[str, Any]) ->
     assert set(services) == APP_SERVICES | {"postgres", "redis", "kafka", "migrate", "smtp"}
     procfile = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert set(procfile) == APP_SERVICES | {"smtp"}
-    assert "gunicorn -k gthread -w 1 --threads 100 --no-control-socket" in _command(services["web"])
+    for web in (_command(services["web"]), procfile["web"]):  # the rest of gunicorn's settings: gunicorn.conf.py
+        assert re.search(r"gunicorn -b \S+ wsgi:app$", web), web
     assert "pipeline dispatcher" in _command(services["dispatcher"])
     assert "pipeline scheduler" in _command(services["scheduler"])
     assert "rq worker" in _command(services["worker"])

@@ -78,6 +78,11 @@ class EventForm(FlaskForm):
     hold_seconds = IntegerField("Hold time (seconds)", default=300, validators=[Optional()])
     max_per_order = IntegerField("Most seats per order", default=8, validators=[Optional()])
     waitlist_enabled = BooleanField("Offer a waitlist when sold out", default=True)
+    waiting_room_enabled = BooleanField("Queue buyers in a fair waiting room", default=False)
+    waiting_room_opens_at = DateTimeLocalField(
+        "Queue opens (UTC; empty: when published)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    admit_per_minute = IntegerField("People let in per minute", default=60, validators=[Optional()])
     sections = FieldList(FormField(SectionForm), min_entries=1, max_entries=50)
     add_section = SubmitField("Add a section")
     remove_section = SubmitField("Remove the last section")
@@ -98,6 +103,11 @@ class EventForm(FlaskForm):
             "hold_seconds": self.hold_seconds.data,
             "max_per_order": self.max_per_order.data,
             "waitlist_enabled": bool(self.waitlist_enabled.data),
+            "waiting_room": {
+                "enabled": bool(self.waiting_room_enabled.data),
+                "opens_at": self._aware(self.waiting_room_opens_at.data),
+                **({"admit_per_minute": self.admit_per_minute.data} if self.admit_per_minute.data is not None else {}),
+            },
         }
         if include_seating:
             data["seating"] = self.seating.data
@@ -140,6 +150,11 @@ class EventForm(FlaskForm):
             head = next((name for name in (*TOP_LEVEL, "sections") if message.startswith(name)), "body")
         if head == "price_cents":
             return self.price
+        if head == "waiting_room":
+            name = parts[1] if len(parts) > 1 else "enabled"
+            return {"opens_at": self.waiting_room_opens_at, "admit_per_minute": self.admit_per_minute}.get(
+                name, self.waiting_room_enabled
+            )
         if head in TOP_LEVEL:
             return getattr(self, head)
         if head != "sections" or len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) >= len(self.sections):
@@ -162,6 +177,10 @@ class EventForm(FlaskForm):
             getattr(self, name).data = getattr(event, name)
         self.starts_at.data = event.starts_at.astimezone(UTC).replace(tzinfo=None)
         self.ends_at.data = event.ends_at.astimezone(UTC).replace(tzinfo=None)
+        self.waiting_room_enabled.data = event.waiting_room_enabled
+        opens = event.waiting_room_opens_at
+        self.waiting_room_opens_at.data = opens.astimezone(UTC).replace(tzinfo=None) if opens else None
+        self.admit_per_minute.data = event.admit_per_minute
         if event.seating == "general":
             self.capacity.data = event.capacity
             self.price.data = Decimal(event.price_cents) / 100

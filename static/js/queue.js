@@ -63,7 +63,8 @@
   socket.on("queue_progress", function (data) {
     if (data.event_id !== eventId) return;
     if (data.sold_out) { moveOn(); return; }
-    if (place === null) { poll(); return; }  // the draw just gave this page its place
+    // the draw just gave this page its place: every page asks at once, so each waits a random 0-2 s first
+    if (place === null) { setTimeout(poll, Math.random() * 2000); return; }
     if (data.head >= place) { poll(); return; }
     show(place - data.head);
   });

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from atomicseats.booking import waiting_room
+from atomicseats.extensions import db
+from atomicseats.models import Event
 from atomicseats.models.base import utcnow
 from tests.api.test_metrics import scrape, value
+from tests.web.test_pages import csrf_of, event_form, sign_in
 
 
 @pytest.fixture
@@ -139,3 +143,45 @@ def test_metrics_count_the_line_admissions_and_abandoned_turns(app, api, client,
     assert value(samples, "atomicseats_waiting_room_admitted_total") == 3
     assert value(samples, "atomicseats_waiting_room_admitted_last_minute") == 2
     assert value(samples, "atomicseats_waiting_room_abandoned_total") == 1
+
+
+def test_a_host_turns_the_waiting_room_on_in_the_event_form(app, client, factory):
+    sign_in(client, factory.user("host"))
+    csrf = csrf_of(client.get("/host/events/new").get_data(as_text=True))
+    form = event_form(csrf, waiting_room_enabled="y", waiting_room_opens_at="2030-05-01T10:00", admit_per_minute="120")
+    assert client.post("/host/events/new", data=form).status_code == 302
+    bad = client.post("/host/events/new", data={**form, "admit_per_minute": "0"}).get_data(as_text=True)
+    assert 'id="admit_per_minute-error"' in bad
+    with app.app_context():
+        event = db.session.scalar(select(Event))
+        assert (event.waiting_room_enabled, event.admit_per_minute) == (True, 120)
+        assert event.waiting_room_opens_at.isoformat() == "2030-05-01T10:00:00+00:00"
+
+
+def test_the_waiting_page_works_without_javascript_and_hands_the_token_to_the_seat_map(
+    app, client, factory, queued_event
+):
+    user = factory.user()
+    sign_in(client, user)
+    with app.app_context():
+        waiting_room.join(queued_event.id, factory.user().id)  # someone ahead
+        waiting_room.admit(waiting_room.room_for(queued_event.id), utcnow())
+    page = client.get(f"/events/{queued_event.id}/queue")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "You are number <strong>1</strong> in line" in html
+    assert '<noscript><meta http-equiv="refresh" content="10"></noscript>' in html
+    assert 'aria-live="polite"' in html
+    with app.app_context():
+        waiting_room.admit(waiting_room.room_for(queued_event.id), utcnow() + timedelta(seconds=1))
+    admitted = client.get(f"/events/{queued_event.id}/queue")
+    assert admitted.status_code == 303 and admitted.headers["Location"].endswith(f"/events/{queued_event.id}")
+    cookie = admitted.headers["Set-Cookie"]
+    assert f"admission_{queued_event.id}=" in cookie and "HttpOnly" in cookie
+    assert f"Path=/api/v1/events/{queued_event.id}/holds" in cookie
+    csrf = csrf_of(client.get(f"/events/{queued_event.id}").get_data(as_text=True))
+    seat_id = factory.seat_ids(queued_event.id)[0]
+    held = client.post(
+        f"/api/v1/events/{queued_event.id}/holds", json={"seat_ids": [seat_id]}, headers={"X-CSRFToken": csrf}
+    )
+    assert held.status_code == 201, held.get_json()
+    assert "You have had your turn" in client.get(f"/events/{queued_event.id}/queue").get_data(as_text=True)

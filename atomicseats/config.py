@@ -125,6 +125,8 @@ class Config:
     WAITING_ROOM_TICK_SECONDS = float(os.environ.get("WAITING_ROOM_TICK_SECONDS", "1"))
     WAITING_ROOM_BURST_SECONDS = float(os.environ.get("WAITING_ROOM_BURST_SECONDS", "5"))
     WAITING_ROOM_PUSH_SECONDS = float(os.environ.get("WAITING_ROOM_PUSH_SECONDS", "2"))
+    # Each web process remembers whether an event has a waiting room this long (every hold asks).
+    WAITING_ROOM_CACHE_SECONDS = float(os.environ.get("WAITING_ROOM_CACHE_SECONDS", "2"))
 
     # When set, GET /metrics wants "Authorization: Bearer <it>" (Prometheus's authorization setting): request
     # counts, queue depths and lags are for the operators, not for anyone who finds the URL.

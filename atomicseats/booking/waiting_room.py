@@ -23,6 +23,7 @@ import hmac
 import logging
 import math
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -241,6 +242,18 @@ def _room(row: Any) -> Room | None:
     return Room(row.id, row.opens_at or utcnow(), row.admit_per_minute, row.status == "on_sale")
 
 
+def cached_room(event_id: int) -> Room | None:
+    """:func:`room_for`, remembered by this process for WAITING_ROOM_CACHE_SECONDS: every hold asks, and most
+    events have no waiting room. Turning one on takes effect on holds within that time."""
+    cache = current_app.extensions.setdefault("atomicseats.waiting_rooms", {})
+    now = time.monotonic()
+    found = cache.get(event_id)
+    if found is None or found[0] <= now:
+        found = (now + _cfg("WAITING_ROOM_CACHE_SECONDS"), room_for(event_id))
+        cache[event_id] = found
+    return found[1]
+
+
 def room_for(event_id: int) -> Room | None:
     """The event's waiting room, or None when it has none (holds on it need no token)."""
     if event_id > MAX_ID:
@@ -287,7 +300,7 @@ def check_admission(event_id: int, user_id: int, token: str | None, now: datetim
     ``admission_token_wrong_event``, ``admission_token_not_yours``, ``admission_token_expired``,
     ``admission_token_used``.
     """
-    room = room_for(event_id)
+    room = cached_room(event_id)
     if room is None:
         return None
     now = now or utcnow()

@@ -4,10 +4,13 @@ reconnecting maps resync, and clients that misbehave are disconnected."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import redis
 import requests
 import socketio
 import websocket
@@ -15,7 +18,7 @@ import websocket
 from atomicseats import realtime
 from tests.factories import LiveApi, reserved_sections
 from tests.seatmaps import Crowd, drain, joined_seat_map
-from tests.services import wait_for
+from tests.services import start_realtime, wait_for
 
 
 def metric(realtime_server: str, name: str) -> float:
@@ -186,3 +189,52 @@ def test_a_token_not_signed_by_this_site_is_refused_and_a_draft_event_cannot_be_
         assert client.call("join_event", {"event_id": draft.id}, timeout=10) == {"ok": False, "error": "no such event"}
     finally:
         client.disconnect()
+
+
+@pytest.fixture
+def small_queue_realtime(server_env: dict[str, str], run_dir: Path, app) -> Iterator[str]:
+    """The shipped realtime process with a small REALTIME_CLIENT_QUEUE_LIMIT, so that the test fills it fast."""
+    log_dir = run_dir / "realtime-small-queue"
+    log_dir.mkdir(exist_ok=True)
+    proc, url = start_realtime({**server_env, "REALTIME_CLIENT_QUEUE_LIMIT": "5"}, log_dir)
+    yield url
+    proc.stop()
+
+
+def test_a_client_that_never_reads_is_disconnected_and_the_server_goes_on(
+    small_queue_realtime, factory, settings
+) -> None:
+    """The server's queue for a client that does not read stops at REALTIME_CLIENT_QUEUE_LIMIT messages: past it
+    the client is dropped, so it holds no more memory than that (plus the kernel's socket buffers)."""
+    realtime_server = small_queue_realtime
+    event = factory.event()
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", int(realtime_server.rsplit(":", 1)[1])))
+    ws = websocket.WebSocket()
+    ws.connect(realtime_server.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", socket=slow)
+    ws.recv()
+    ws.send("40")
+    ws.recv()
+    ws.send("42" + json.dumps(["join_event", {"event_id": event.id}]))
+    publisher = redis.Redis.from_url(settings["REDIS_URL"])
+    channel = realtime.seats_channel(settings["REDIS_PREFIX"])
+    # Big changes (ids of seats that need not exist: the realtime process forwards what it is given), one per tick
+    # or so, until the kernel's buffers are full and the server's own queue for this client reaches its limit.
+    change = json.dumps(
+        {"event_id": event.id, "seats": [{"id": i, "status": "held"} for i in range(5000)], "availability": None}
+    )
+    try:
+
+        def slow_one_dropped() -> bool:
+            publisher.publish(channel, change)
+            return metric(realtime_server, 'atomicseats_realtime_dropped_clients_total{reason="slow"}') >= 1
+
+        wait_for(slow_one_dropped, 40, "the client that never reads to be dropped", interval=0.2)
+        wait_for(lambda: metric(realtime_server, "atomicseats_realtime_connections") == 0, 10, "the client gone")
+        with joined_seat_map(realtime_server, event.id) as (_, _, updates):
+            publisher.publish(channel, json.dumps({"event_id": event.id, "seats": [{"id": -1, "status": "booked"}]}))
+            assert {"id": -1, "status": "booked"} in updates.get(timeout=10)["seats"]
+    finally:
+        ws.shutdown()
+        publisher.close()

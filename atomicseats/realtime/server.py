@@ -362,17 +362,18 @@ class Hub:
         await self.drop_eio(self.sio.manager.eio_sid_from_sid(sid, "/"), reason)
 
     async def drop_eio(self, eio_sid: str | None, reason: str) -> None:
-        """Disconnect a client and close its WebSocket now.
+        """Disconnect a client and close its WebSocket now, without waiting for it.
 
-        Engine.IO's own disconnect only sends a close packet, which a hostile client ignores: its socket would
-        stay open until the next ping timeout (45 s). Ending the writer's queue makes Engine.IO close the socket.
+        Engine.IO's own disconnect sends a close packet and waits until the client has read everything queued for
+        it: for a client that does not read, forever, and the tick that called it would stop for every map.
+        Aborting skips both; ending the writer's queue makes Engine.IO close the socket.
         """
-        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid else None
+        socket = self.sio.eio.sockets.pop(eio_sid, None) if eio_sid else None
         if socket is None:
             return
         self.metrics.dropped.labels(reason).inc()
         log.info("disconnecting %s: %s", eio_sid, reason)
-        await self.sio.eio.disconnect(eio_sid)
+        await socket.close(wait=False, abort=True, reason=self.sio.eio.reason.SERVER_DISCONNECT)
         socket.queue.put_nowait(None)
 
     async def _tick_forever(self) -> None:

@@ -43,6 +43,23 @@ def price_tiers(event: Event) -> list[dict]:
     return [{"price_cents": price, "sections": names} for price, names in tiers.items()]
 
 
+@bp.app_context_processor
+def live_hold_banner() -> dict:
+    """``live_hold()`` for the layout's "seats on hold" banner: one indexed lookup, made only when a page asks."""
+
+    def live_hold() -> Hold | None:
+        if not current_user.is_authenticated:
+            return None
+        return db.session.scalar(
+            select(Hold)
+            .where(Hold.user_id == current_user.id, Hold.status.in_(LIVE_HOLD_STATUSES), Hold.expires_at > utcnow())
+            .order_by(Hold.expires_at.desc())
+            .limit(1)
+        )
+
+    return {"live_hold": live_hold}
+
+
 def signed_in_user():
     return current_user._get_current_object() if current_user.is_authenticated else None
 

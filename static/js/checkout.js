@@ -49,9 +49,11 @@
       document.getElementById("booking-link").href = root.dataset.bookingUrl.replace(
         "00000000-0000-0000-0000-000000000000", booking.id);
       setState("confirmed");
+      document.getElementById("confirmed-message").focus();  // the result, not the top of the page
     } else if (booking.status === "failed") {
       document.getElementById("failure-reason").textContent = (booking.failure_reason || "unknown").replace(/_/g, " ");
       setState("failed");
+      document.getElementById("failed-message").focus();
     }
   }
 

@@ -171,8 +171,38 @@
     window.location.assign(root.dataset.checkoutUrl.replace("00000000-0000-0000-0000-000000000000", holdId));
   }
 
+  /* Signing in leaves this page: the picked seats wait in this tab's sessionStorage, and the login's
+     ``next`` brings the person back here, where restoreSelection() picks them again. */
+  var KEPT = "atomicseats.selection." + eventId;
+
+  function keepSelection() {
+    if (selected.size) sessionStorage.setItem(KEPT, JSON.stringify(Array.from(selected)));
+  }
+
+  function restoreSelection() {
+    var kept = JSON.parse(sessionStorage.getItem(KEPT) || "[]");
+    sessionStorage.removeItem(KEPT);
+    if (!kept.length || !onSale) return;
+    var lost = 0;
+    kept.forEach(function (id) {
+      var seat = seats.get(id);
+      if (seat && seat.status === "available" && selected.size < maxPerOrder) {
+        selected.add(id);
+        paint(seat);
+      } else {
+        lost += 1;
+      }
+    });
+    renderSelection();
+    if (!selected.size) return say("The seats you picked were taken meanwhile. Please choose others.", true);
+    say("Your seats are still selected" + (lost ? " (" + lost + " were taken meanwhile)" : "") +
+        ": hold them to check out.", lost > 0);
+    document.getElementById("hold-selected").focus();
+  }
+
   function hold(body) {
     if (!signedIn) {
+      keepSelection();
       window.location.assign(root.dataset.loginUrl);
       return;
     }
@@ -258,6 +288,7 @@
     }
     draw(result.body.items);
     document.getElementById("map-status").textContent = "";
+    restoreSelection();
     root.dataset.ready = "true";
     // A full state may have arrived before the map was drawn: ask again so nothing is missed.
     if (socket.connected) join();

@@ -64,6 +64,7 @@ def test_two_browsers_see_a_hold_and_then_a_booking_live(people, factory, pipeli
     first.get_by_label("Card number").fill("4242 4242 4242 4242")
     first.get_by_role("button", name="Pay €90.00").click()
     expect(first.get_by_text("Booking confirmed")).to_be_visible(timeout=20_000)
+    expect(first.locator("#confirmed-message")).to_be_focused()
     reference = first.locator("#reference").inner_text()
     assert re.fullmatch(r"AS-[0-9A-Z]{6}", reference)
     expect_status(second, ["B-4", "B-5"], "booked")
@@ -87,6 +88,7 @@ def test_declined_card_shows_the_failure_reason_without_reload(people, factory, 
     page.get_by_label("Card number").fill("4000000000000002")
     page.get_by_role("button", name="Pay €30.00").click()
     expect(page.locator("#failure-reason")).to_contain_text("declined", timeout=20_000)
+    expect(page.locator("#failed-message")).to_be_focused()
 
 
 def test_a_hold_left_to_expire_counts_down_to_zero_and_frees_the_seats(people, factory, scheduler):

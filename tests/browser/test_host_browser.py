@@ -65,6 +65,7 @@ def test_invalid_event_form_shows_errors_beside_fields_and_creates_nothing(peopl
     page.get_by_role("button", name="Save event").click()
 
     expect(page.locator("#name-error")).to_be_visible()
+    expect(page.get_by_label("Name", exact=True)).to_be_focused()  # focus lands on the first error
     expect(page.locator("#ends_at-error")).to_contain_text("must be after starts_at")
     expect(page.locator("#sections-0-price-error")).to_be_visible()
     expect(page.locator("#sections-0-rows-error")).to_be_visible()

@@ -55,7 +55,27 @@ def _pinned_workers() -> Counter[int]:
     return counts
 
 
+def _lower_priority(server, worker) -> None:
+    """Run the web tier at a lower CPU priority than the pipeline (``WEB_NICE``, default 5; 0 turns it off).
+
+    On a machine the web tier shares with the RQ workers and the dispatcher, a sale's hundreds of request
+    threads outnumber the one confirmation in flight, and the scheduler gives every runnable thread its turn:
+    confirmations starved while buyers' refused holds and polls ran. Niced, the web tier still gets every
+    cycle the pipeline does not want, and a confirmation (which frees or sells the places the buyers wait for)
+    runs first.
+    """
+    nice = int(os.environ.get("WEB_NICE", "5"))
+    if nice > 0:
+        os.nice(nice)
+        server.log.info("worker %s at nice %s (WEB_NICE=0 turns this off)", worker.pid, nice)
+
+
 def post_fork(server, worker) -> None:
+    _lower_priority(server, worker)
+    _pin(server, worker)
+
+
+def _pin(server, worker) -> None:
     """Pin the new worker (its one thread so far, which every later thread inherits) to one CPU.
 
     The CPU is the one fewest other gunicorn workers are pinned to, so that several workers, or several web

@@ -237,6 +237,9 @@ def publish_event(event_id: int, actor: User) -> Event:
             raise Conflict(f"Only a draft can be published; this event is {event.status}.", code="not_draft")
         if event.capacity <= 0:
             raise Conflict("An event needs at least one seat before it goes on sale.", code="no_seats")
+        if event.starts_at <= utcnow():
+            message = "This event's start has passed, so it cannot go on sale. Move its start to a future date first."
+            raise Invalid(message, code="event_started", details={"fields": {"starts_at": message}})
         event.status = "on_sale"
         event.published_at = utcnow()
     reconcile_event(event.id)

@@ -65,7 +65,9 @@ def create_event():
 
 def _detail(event: Event) -> dict:
     """An event with its sections, prices and availability now: what every single-event answer carries."""
-    return event_dict(event, availability.counts(db.session, event.id, utcnow()), detail=True)
+    now = utcnow()
+    live = availability.live_counts(event.id, now) if event.status in ("on_sale", "sold_out") else None
+    return event_dict(event, live or availability.counts(db.session, event.id, now), detail=True)
 
 
 @bp.get("/events/<int:event_id>")

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from atomicseats.booking import gate
+
 _COUNTS = text(
     """
     SELECT event_id,
@@ -76,3 +78,24 @@ def statuses(session: Session | Connection, event_id: int, now: datetime) -> lis
     return [
         {"id": seat_id, "status": status} for seat_id, status in session.execute(_STATUSES, {"e": event_id, "now": now})
     ]
+
+
+def live_counts(event_id: int, now: datetime, known: gate.GateCounts | None = None) -> dict[str, int] | None:
+    """The event's counts from the Redis gate (no query), or None when the gate is not built or unreachable.
+
+    The gate keeps the same counts as :func:`counts` (a hold past its expiry is free in both), so the reads a
+    sale repeats most (a refused buyer looking again, every live update) need not count thousands of seats
+    in PostgreSQL each time. Callers fall back to :func:`counts` on None.
+    """
+    try:
+        c = known or gate.counts(event_id, int(now.timestamp() * 1000))
+    except gate.GateUnavailable:
+        return None
+    if c.capacity is None:
+        return None
+    return {
+        "total": c.capacity,
+        "available": max(c.capacity - c.held - c.booked, 0),
+        "held": c.held,
+        "booked": c.booked,
+    }

@@ -123,19 +123,16 @@ def current_availability(event_id: int, now_ms: int, known: gate.GateCounts | No
     still get true counts meanwhile, read on a connection of their own (updates are sent after commit, outside
     the caller's transaction). None only when Redis is unreachable, and then the update cannot be sent anyway.
     """
+    now = datetime.fromtimestamp(now_ms / 1000, UTC)
+    counts = availability.live_counts(event_id, now, known)
+    if counts is not None:
+        return counts
     try:
-        c = known or gate.counts(event_id, now_ms)
+        gate.counts(event_id, now_ms)
     except gate.GateUnavailable:
         return None
-    if c.capacity is None:
-        with db.engine.connect() as connection:
-            return availability.counts(connection, event_id, datetime.fromtimestamp(now_ms / 1000, UTC))
-    return {
-        "total": c.capacity,
-        "available": max(c.capacity - c.held - c.booked, 0),
-        "held": c.held,
-        "booked": c.booked,
-    }
+    with db.engine.connect() as connection:
+        return availability.counts(connection, event_id, now)
 
 
 def seat_status(

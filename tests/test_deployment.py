@@ -15,7 +15,7 @@ import yaml
 
 from tests.services import ROOT
 
-APP_SERVICES = {"web", "dispatcher", "worker", "scheduler"}
+APP_SERVICES = {"web", "realtime", "dispatcher", "worker", "scheduler"}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,11 @@ def test_every_process_and_backing_service_is_there(services: dict[str, Any]) ->
     assert set(procfile) == APP_SERVICES | {"smtp"}
     for web in (_command(services["web"]), procfile["web"]):  # the rest of gunicorn's settings: gunicorn.conf.py
         assert re.search(r"gunicorn -b \S+ wsgi:app$", web), web
+    # The realtime process runs the same flags in both (its limits come from the environment).
+    realtime = [
+        re.sub(r"--(host|port|workers) \S+ ", "", c) for c in (_command(services["realtime"]), procfile["realtime"])
+    ]
+    assert realtime[0].removeprefix("sh -c exec ") == realtime[1].strip().removeprefix(".venv/bin/"), realtime
     assert "pipeline dispatcher" in _command(services["dispatcher"])
     assert "pipeline scheduler" in _command(services["scheduler"])
     assert "rq worker" in _command(services["worker"])

@@ -21,7 +21,9 @@ bash scripts/setup.sh
 : "${MAIL_PORT:=8025}"
 : "${MAIL_SINK_DIR:=.state/mail}"
 : "${FLASK_APP:=wsgi}"
-export DATABASE_URL REDIS_URL KAFKA_BOOTSTRAP_SERVERS MAIL_PORT MAIL_SINK_DIR FLASK_APP
+# The realtime process (Socket.IO) listens on a port of its own; pages connect their seat maps there.
+: "${REALTIME_URL:=http://${REALTIME_HOST:-127.0.0.1}:${REALTIME_PORT:-5001}}"
+export DATABASE_URL REDIS_URL KAFKA_BOOTSTRAP_SERVERS MAIL_PORT MAIL_SINK_DIR FLASK_APP REALTIME_URL
 
 # A secret generated once per checkout, so sessions survive restarts without a key in the repository.
 if [[ -z "${SECRET_KEY:-}" ]]; then
@@ -63,6 +65,7 @@ log "flask pipeline create-topics"
 cat <<EOT
 [dev] ------------------------------------------------------------------
 [dev] AtomicSeats: http://${WEB_HOST:-127.0.0.1}:${PORT:-5000}
+[dev] Realtime (Socket.IO, /metrics): $REALTIME_URL
 [dev] Demo logins (password: demo-password-1):
 [dev]   host@example.com      (host)
 [dev]   attendee@example.com  (attendee)

@@ -304,7 +304,10 @@ def check_admission(event_id: int, user_id: int, token: str | None, now: datetim
     if room is None:
         return None
     now = now or utcnow()
-    how = f"Join the queue first: POST /api/v1/events/{event_id}/queue, then send its admission_token."
+    how = (
+        f"Join the queue first: the page /events/{event_id}/queue, or POST /api/v1/events/{event_id}/queue "
+        "and then send its admission_token."
+    )
     if not token:
         raise AdmissionRefused(
             "This event has a waiting room: holds need an admission token (header X-Admission-Token). " + how,

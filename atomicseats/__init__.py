@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from atomicseats import security
 from atomicseats.config import DEFAULT_SECRET, Config, config_from_env
 from atomicseats.extensions import (
     csrf,
@@ -33,6 +34,7 @@ def create_app(config_class: type[Config] | None = None, overrides: dict[str, An
         app.config.update(overrides)
     _check_secrets(app)
     _configure_logging(app)
+    security.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

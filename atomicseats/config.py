@@ -144,6 +144,11 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     JSON_SORT_KEYS = False
+    # Bodies declared larger than this many bytes get 413 before anything reads them (atomicseats/security.py);
+    # the largest valid event, 20,000 seats, is a small fraction of the default 1 MiB.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    # Strict-Transport-Security, on HTTPS responses only: on in production, where the site is served over TLS.
+    HSTS_ENABLED = False
 
 
 class DevelopmentConfig(Config):
@@ -153,6 +158,7 @@ class DevelopmentConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    HSTS_ENABLED = True
     REMEMBER_COOKIE_SECURE = True
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response, after_this_request, jsonify, request
 
 from atomicseats.api import bp
 from atomicseats.auth import api_auth, api_user
 from atomicseats.booking import waiting_room
-from atomicseats.errors import error_response
+from atomicseats.errors import OUTAGE_ERRORS, error_response
 from atomicseats.models import User
 
+log = logging.getLogger(__name__)
 ADMISSION_HEADER = "X-Admission-Token"
 QUEUE_FULL_RETRY_AFTER_SECONDS = 60
 
@@ -33,7 +36,10 @@ def require_admission(event_id: int, user: User) -> None:
     @after_this_request
     def spend(response: Response) -> Response:
         if response.status_code == 201:
-            waiting_room.mark_used(admission)
+            try:
+                waiting_room.mark_used(admission)
+            except OUTAGE_ERRORS:  # the hold is made: a lost mark must not turn its answer into an error
+                log.exception("could not mark the admission of user %s for event %s used", user.id, event_id)
         return response
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from atomicseats.api import schemas
 from atomicseats.booking import waiting_room
 from atomicseats.extensions import db
 from atomicseats.models import Event
@@ -47,6 +48,7 @@ def test_joining_is_idempotent_and_the_ticket_is_only_its_owners(api, factory, q
     assert first.status == again.status == 200
     assert first.body["ticket"] == again.body["ticket"] and first.body["position"] == again.body["position"] == 1
     assert first.body["status"] == "waiting" and first.body["eta_seconds"] == 0
+    schemas.QueueStateOut.model_validate(first.body)
     read = api.as_(me).get(f"/queue/{first.body['ticket']}")
     assert read.status == 200 and read.body["place"] == first.body["place"]
     assert api.as_(someone).get(f"/queue/{first.body['ticket']}").status == 404

@@ -20,6 +20,8 @@ PostgreSQL, Redis and everything else stay free to use every core. ``WEB_PIN_CPU
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +29,11 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
 threads = int(os.environ.get("WEB_THREADS", "100"))
 control_socket_disable = True  # two servers on one machine would fight over ~/.gunicorn's socket
+
+# Several workers answer /metrics in turn, so each must report every worker's requests: prometheus_client's
+# multiprocess mode keeps the counters in files in this folder (set before any worker imports the client).
+if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="atomicseats-metrics-")
 
 
 def _current_cpu() -> int | None:
@@ -90,3 +97,15 @@ def _pin(server, worker) -> None:
     cpu = min(sorted(allowed), key=lambda c: (taken[c], c != current))
     os.sched_setaffinity(0, {cpu})
     server.log.info("worker %s pinned to CPU %s (WEB_PIN_CPU=0 turns this off)", worker.pid, cpu)
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").startswith(tempfile.gettempdir() + "/atomicseats-metrics-"):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

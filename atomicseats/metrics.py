@@ -2,9 +2,9 @@
 
 Two kinds of series, because AtomicSeats runs as several processes:
 
-- Per web process, counted in memory: requests and their latency per endpoint. Each web process is its own
-  scrape target (one gunicorn worker per process, see docs/decisions/0002-threading-web-server.md), so in-memory
-  counters are exact.
+- Per web process: requests and their latency per endpoint. Each web process is its own scrape target; its
+  gunicorn workers (one per CPU) share their counters through prometheus_client's multiprocess files
+  (``PROMETHEUS_MULTIPROC_DIR``, set by gunicorn.conf.py), so whichever worker answers reports them all.
 - Site-wide, read at scrape time from where the truth lives: holds made and expired and bookings by outcome
   from PostgreSQL (holds expire in the scheduler and bookings confirm in RQ workers, where a web counter would
   never see them), outbox lag from PostgreSQL, RQ queue depth from Redis, and the dispatcher group's Kafka lag
@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rq import Queue
@@ -109,7 +110,12 @@ def metrics():
                 {"WWW-Authenticate": 'Bearer realm="metrics"'},
                 mimetype="text/plain",
             )
-    registry = current_app.extensions[_STATE]["registry"]
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(SiteCollector(current_app._get_current_object()))
+    else:
+        registry = current_app.extensions[_STATE]["registry"]
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 

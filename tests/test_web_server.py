@@ -77,3 +77,25 @@ def test_the_workers_run_at_a_lower_cpu_priority_than_the_pipeline(server_env: d
     finally:
         proc.stop()
     assert workers and all(nice == min(master + 5, 19) for nice in workers), (master, workers)
+
+
+def test_every_worker_reports_every_workers_requests_on_metrics(server_env: dict[str, str], run_dir: Path) -> None:
+    """With one worker per CPU, /metrics is answered by any of them; each must count all of them."""
+    proc, url = _start(server_env, run_dir, "web-metrics", "1")
+    try:
+        session = requests.Session()
+        for _ in range(30):
+            assert session.get(url + "/health", timeout=5).status_code == 200
+        seen = set()
+        for _ in range(8):  # new connections land on different workers
+            body = requests.get(url + "/metrics", timeout=10, headers={"Connection": "close"}).text
+            line = next(
+                line
+                for line in body.splitlines()
+                if line.startswith("atomicseats_http_requests_total") and 'endpoint="ops.health"' in line
+            )
+            seen.add(float(line.rsplit(" ", 1)[1]))
+    finally:
+        proc.stop()
+    (count,) = seen  # the same figure from every worker (its own counter alone would differ)
+    assert count >= 30  # and /health's startup checks

@@ -123,7 +123,7 @@ def publish_event(event_id: int):
     require_confirmation()
     try:
         inventory.publish_event(event.id, _user())
-    except Conflict as exc:
+    except (Conflict, Invalid) as exc:
         flash(exc.message, "error")
     else:
         flash(f"“{event.name}” is on sale.", "success")

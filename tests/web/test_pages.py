@@ -31,7 +31,7 @@ def event_form(csrf: str, **overrides) -> dict:
         "starts_at": "2030-05-01T19:00",
         "ends_at": "2030-05-01T22:00",
         "seating": "reserved",
-        "hold_seconds": "300",
+        "hold_minutes": "5",
         "max_per_order": "8",
         "waitlist_enabled": "y",
         "sections-0-name": "Stalls",
@@ -100,7 +100,7 @@ def test_invalid_event_form_shows_field_errors_and_creates_nothing(app, client, 
     page = r.get_data(as_text=True)
     assert r.status_code == 200
     assert page.count('class="field-error"') >= 4, page
-    assert "must be after starts_at" in page
+    assert "The end must be after the start." in page
     assert 'id="sections-1-seats_per_row-error"' in page and 'id="sections-2-price-error"' in page
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Event)) == 0
@@ -159,3 +159,10 @@ def test_my_bookings_and_waitlist_pages_render_empty(client, factory):
     sign_in(client, factory.user())
     assert "no bookings yet" in client.get("/bookings").get_data(as_text=True)
     assert "not on any waitlist" in client.get("/waitlist").get_data(as_text=True)
+
+
+def test_signed_out_host_pages_send_to_sign_in_and_back(client):
+    r = client.get("/host/")
+    assert r.status_code == 302
+    assert r.headers["Location"].startswith("/login?next=")
+    assert "next=%2Fhost%2F" in r.headers["Location"]

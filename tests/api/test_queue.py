@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from atomicseats.api import schemas
 from atomicseats.booking import waiting_room
@@ -187,3 +189,54 @@ def test_the_waiting_page_works_without_javascript_and_hands_the_token_to_the_se
     )
     assert held.status_code == 201, held.get_json()
     assert "You have had your turn" in client.get(f"/events/{queued_event.id}/queue").get_data(as_text=True)
+
+
+def test_one_token_makes_one_hold_however_many_tabs_send_it_at_once(app, api, factory, queued_event):
+    user = factory.user()
+    token = _admitted_token(app, api, queued_event, user)
+    bearer = factory.token(user)
+    seats = factory.seat_ids(queued_event.id)[:8]
+    start = threading.Barrier(len(seats))
+
+    def hold(seat_id: int) -> int:
+        client = app.test_client()
+        start.wait()
+        return client.post(
+            f"/api/v1/events/{queued_event.id}/holds",
+            json={"seat_ids": [seat_id]},
+            headers={"Authorization": f"Bearer {bearer}", "X-Admission-Token": token},
+        ).status_code
+
+    with ThreadPoolExecutor(len(seats)) as pool:
+        statuses = list(pool.map(hold, seats))
+    assert statuses.count(201) == 1, statuses
+    assert set(statuses) - {201} <= {403, 409}
+    with app.app_context():
+        holds = db.session.execute(
+            text("SELECT count(*) FROM holds WHERE user_id = :u AND event_id = :e"),
+            {"u": user.id, "e": queued_event.id},
+        ).scalar()
+        used = db.session.execute(
+            text("SELECT used_at IS NOT NULL FROM queue_admissions WHERE user_id = :u"), {"u": user.id}
+        ).scalar()
+        db.session.remove()
+    assert (holds, used) == (1, True)
+
+
+def test_tabs_joining_at_once_share_one_place(app, api, factory, queued_event):
+    user = factory.user()
+    bearer = factory.token(user)
+    start = threading.Barrier(8)
+
+    def join(_: int) -> dict:
+        client = app.test_client()
+        start.wait()
+        return client.post(
+            f"/api/v1/events/{queued_event.id}/queue", headers={"Authorization": f"Bearer {bearer}"}
+        ).get_json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(join, range(8)))
+    assert {(a["ticket"], a["place"]) for a in answers} == {(answers[0]["ticket"], 1)}
+    second = factory.user()
+    assert api.as_(second).post(f"/events/{queued_event.id}/queue").body["place"] == 2

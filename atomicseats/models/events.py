@@ -47,6 +47,8 @@ class Event(db.Model):
         CheckConstraint(f"admit_per_minute BETWEEN 1 AND {MAX_ADMIT_PER_MINUTE}", name="admit_per_minute_range"),
         Index("ix_events_status_starts_at", "status", "starts_at"),
         Index("ix_events_host_id", "host_id"),
+        # the scheduler's "which on-sale events have a waiting room", every second (booking/waiting_room.py)
+        Index("ix_events_open_waiting_rooms", "id", postgresql_where="waiting_room_enabled AND status = 'on_sale'"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

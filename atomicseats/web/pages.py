@@ -6,12 +6,12 @@ from datetime import UTC, datetime, time
 
 from flask import abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from atomicseats.booking import availability, catalog, inventory
 from atomicseats.exceptions import NotFound
 from atomicseats.extensions import db
-from atomicseats.models import Event, Hold, HoldSeat
+from atomicseats.models import Event, Hold, HoldSeat, Section
 from atomicseats.models.base import utcnow
 from atomicseats.models.holds import LIVE_HOLD_STATUSES
 from atomicseats.web import bp
@@ -33,6 +33,20 @@ def when(moment: datetime | str) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
+
+
+def lowest_prices(events: list[Event]) -> dict[int, int]:
+    """``{event_id: cheapest price in cents}`` for the list's "from €X", in one query for all reserved events."""
+    prices = {e.id: e.price_cents for e in events if e.seating != "reserved"}
+    reserved = [e.id for e in events if e.seating == "reserved"]
+    if reserved:
+        rows = db.session.execute(
+            select(Section.event_id, func.min(Section.price_cents))
+            .where(Section.event_id.in_(reserved))
+            .group_by(Section.event_id)
+        )
+        prices.update({event_id: cents for event_id, cents in rows})
+    return prices
 
 
 def price_tiers(event: Event) -> list[dict]:
@@ -76,7 +90,7 @@ def index():
         )
         events = catalog.search(db.session, criteria, limit=PAGE_SIZE)
     counts = availability.counts_for(db.session, [e.id for e in events], utcnow())
-    return render_template("events/list.html", events=events, counts=counts, form=form)
+    return render_template("events/list.html", events=events, counts=counts, prices=lowest_prices(events), form=form)
 
 
 @bp.get("/events/<int:event_id>")

@@ -76,9 +76,10 @@ def people(browser: Browser, live_server: str) -> Iterator[Callable[..., Page]]:
     contexts: list[BrowserContext] = []
     expect.set_options(timeout=10_000)
 
-    def open_page(viewport: dict | None = None, timezone_id: str | None = None) -> Page:
+    def open_page(viewport: dict | None = None, **options: str) -> Page:
+        """``options``: more of Playwright's context options, such as ``timezone_id`` or ``locale``."""
         context = browser.new_context(
-            base_url=live_server, viewport=viewport or {"width": 1280, "height": 900}, timezone_id=timezone_id
+            base_url=live_server, viewport=viewport or {"width": 1280, "height": 900}, **options
         )
         context.set_default_timeout(10_000)
         contexts.append(context)

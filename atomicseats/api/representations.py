@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from atomicseats.models import Event
+from atomicseats.models.base import utcnow
 
 
 def event_dict(event: Event, availability: dict[str, int] | None = None, detail: bool = False) -> dict[str, Any]:
@@ -38,7 +39,12 @@ def event_dict(event: Event, availability: dict[str, int] | None = None, detail:
 
 
 def display_status(event: Event, availability: dict[str, int] | None) -> str:
-    """``sold_out`` is derived, not stored: it flips back on its own when a hold expires or a booking is cancelled."""
+    """``sold_out`` is derived, not stored: it flips back on its own when a hold expires or a booking is cancelled.
+
+    An on-sale event whose end has passed is ``ended`` at once, before the scheduler stores it.
+    """
+    if event.status == "on_sale" and event.ends_at <= utcnow():
+        return "ended"
     if event.status == "on_sale" and availability is not None and availability["available"] == 0:
         return "sold_out"
     return event.status

@@ -247,6 +247,30 @@ def publish_event(event_id: int, actor: User) -> Event:
     return event
 
 
+def end_past_events(now: datetime | None = None) -> list[int]:
+    """Store ``ended`` for every on-sale event whose end has passed, and tell its open seat maps.
+
+    Readers derive ``ended`` from ``ends_at`` already (``catalog.search``, ``api/representations.py``); the
+    stored status catches up so that the on-sale part of ``ix_events_status_starts_at``, which every event
+    list walks, keeps only events still running as years of history pile up. The UPDATE is conditional: an
+    event cancelled meanwhile stays cancelled, and a second scheduler finds nothing left to do.
+    """
+    now = now or utcnow()
+    with transaction() as session:
+        ended = list(
+            session.scalars(
+                text(
+                    "UPDATE events SET status = 'ended', updated_at = :now "
+                    "WHERE status = 'on_sale' AND ends_at <= :now RETURNING id"
+                ),
+                {"now": now},
+            )
+        )
+    for event_id in ended:
+        publish.emit("event_status", {"event_id": event_id, "status": "ended"}, publish.event_room(event_id))
+    return ended
+
+
 def cancel_event(event_id: int, actor: User, now: datetime | None = None) -> Event:
     """Cancel the event: its holds end, its bookings are cancelled, everyone affected is told."""
     from atomicseats.booking.holds import end_holds

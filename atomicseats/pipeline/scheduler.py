@@ -5,7 +5,8 @@ the change visible to seat maps within a second) and rebuilds any event's Redis 
 missing (Redis was wiped). A full reconciliation runs on a longer period. It also re-drives bookings left
 pending from PostgreSQL and offers free places to waitlists whose allocation message was lost
 (``pipeline/recovery.py``), lets the next people out of each waiting room (``booking/waiting_room.py``), and
-deletes bookkeeping rows older than their retention (``booking/retention.py``).
+deletes bookkeeping rows older than their retention (``booking/retention.py``). Events whose end has passed
+are stored as ``ended`` (``inventory.end_past_events``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from atomicseats.booking import holds, reconcile, retention, waiting_room
+from atomicseats.booking import holds, inventory, reconcile, retention, waiting_room
 from atomicseats.extensions import db
 from atomicseats.pipeline import recovery
 
@@ -44,6 +45,7 @@ def default_tasks(app: Flask) -> list[Task]:
         Task("redrive_lost_emails", cfg.get("EMAIL_REDRIVE_INTERVAL_SECONDS", 5.0), recovery.redrive_lost_emails),
         Task("allocate_waitlists", cfg.get("WAITLIST_SWEEP_SECONDS", 5.0), recovery.allocate_waitlists),
         Task("admit_waiting_rooms", cfg["WAITING_ROOM_TICK_SECONDS"], waiting_room.tick),
+        Task("end_past_events", 5.0, inventory.end_past_events),
         Task(
             "prune",
             600,

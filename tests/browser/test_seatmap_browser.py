@@ -135,6 +135,21 @@ def test_on_a_phone_a_tap_zooms_until_seats_are_big_enough_then_picks(people, fa
     assert seat_size(page, "B-5") >= TARGET_PX
     seat(page, "B-5").click()
     expect(seat(page, "B-5")).to_have_class(re.compile(r"\bs-selected\b"))
+
+    # The order bar: the selection, the total and the hold button, pinned to the bottom of the screen.
+    bar = page.locator("#order-bar")
+    expect(bar).to_contain_text("1 seat: B-5")
+    expect(bar).to_contain_text("€45.00")
+    hold = bar.get_by_role("button", name="Hold seats and check out")
+    expect(hold).to_be_enabled()
+    for scroll in ("0", "document.body.scrollHeight / 2"):
+        page.evaluate(f"window.scrollTo(0, {scroll})")
+        box = bar.bounding_box()
+        assert abs(box["y"] + box["height"] - PHONE["height"]) < 1  # on the screen's bottom edge
+        button = hold.bounding_box()
+        assert button["height"] >= TARGET_PX and button["width"] >= TARGET_PX
+        assert button["y"] >= 0 and button["y"] + button["height"] <= PHONE["height"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert serious_violations(page) == []
 
 

@@ -28,6 +28,14 @@ def _users(factory, n):
     return [factory.user() for _ in range(n)]
 
 
+def _in_line(factory, event, count, now):
+    """``count`` new accounts that join the queue in this order at ``now``."""
+    users = _users(factory, count)
+    for user in users:
+        waiting_room.join(event.id, user.id, now=now)
+    return users
+
+
 def _spearman(xs: list[float], ys: list[float]) -> float:
     """Spearman's rho of two lists without ties: Pearson's r of their ranks."""
 
@@ -62,9 +70,7 @@ def test_pre_queue_arrival_order_does_not_predict_position(app, ctx, factory, op
 
 def test_after_opening_later_arrivals_are_first_come_first_served(app, ctx, factory, opens_at):
     event = _room(factory, opens_at)
-    early = _users(factory, 3)
-    for user in early:
-        waiting_room.join(event.id, user.id, now=opens_at - timedelta(minutes=1))
+    _in_line(factory, event, 3, opens_at - timedelta(minutes=1))
     late = _users(factory, 5)
     positions = [
         waiting_room.join(event.id, u.id, now=opens_at + timedelta(seconds=i + 1)).position for i, u in enumerate(late)
@@ -74,38 +80,32 @@ def test_after_opening_later_arrivals_are_first_come_first_served(app, ctx, fact
 
 def test_two_tabs_and_a_reload_share_one_place(app, ctx, factory, opens_at):
     event = _room(factory, opens_at)
-    others, me = _users(factory, 2), factory.user()
     now = opens_at + timedelta(seconds=5)
-    for user in others:
-        waiting_room.join(event.id, user.id, now=now)
+    _in_line(factory, event, 2, now)
+    me = factory.user()
     first = waiting_room.join(event.id, me.id, now=now)
     second = waiting_room.join(event.id, me.id, now=now + timedelta(seconds=1))
     assert first.ticket == second.ticket and first.place == second.place == 3
     assert waiting_room.event_of_ticket(first.ticket, me.id) == event.id
 
 
-def test_per_ip_cap_refuses_the_next_account_from_that_address(app, ctx, factory, opens_at):
-    app.config["WAITING_ROOM_MAX_PER_IP"] = 2
-    try:
-        event = _room(factory, opens_at)
-        now = opens_at + timedelta(seconds=1)
-        a, b, c = _users(factory, 3)
-        waiting_room.join(event.id, a.id, ip="203.0.113.9", now=now)
-        waiting_room.join(event.id, b.id, ip="203.0.113.9", now=now)
-        assert waiting_room.join(event.id, a.id, ip="203.0.113.9", now=now).place == 1  # the same account: fine
-        with pytest.raises(waiting_room.QueueFull):
-            waiting_room.join(event.id, c.id, ip="203.0.113.9", now=now)
-        assert waiting_room.join(event.id, c.id, ip="198.51.100.1", now=now).place == 3
-    finally:
-        app.config["WAITING_ROOM_MAX_PER_IP"] = 20
+def test_per_ip_cap_refuses_the_next_account_from_that_address(app, ctx, factory, opens_at, monkeypatch):
+    monkeypatch.setitem(app.config, "WAITING_ROOM_MAX_PER_IP", 2)
+    event = _room(factory, opens_at)
+    now = opens_at + timedelta(seconds=1)
+    a, b, c = _users(factory, 3)
+    waiting_room.join(event.id, a.id, ip="203.0.113.9", now=now)
+    waiting_room.join(event.id, b.id, ip="203.0.113.9", now=now)
+    assert waiting_room.join(event.id, a.id, ip="203.0.113.9", now=now).place == 1  # the same account: fine
+    with pytest.raises(waiting_room.QueueFull):
+        waiting_room.join(event.id, c.id, ip="203.0.113.9", now=now)
+    assert waiting_room.join(event.id, c.id, ip="198.51.100.1", now=now).place == 3
 
 
 def test_admission_follows_the_line_at_the_rate_and_tokens_check_out(app, ctx, factory, opens_at):
     event = _room(factory, opens_at, rate=60)  # one a second; a burst of 5 s
-    users = _users(factory, 10)
     now = opens_at + timedelta(seconds=1)
-    for user in users:
-        waiting_room.join(event.id, user.id, now=now)
+    users = _in_line(factory, event, 10, now)
     room = waiting_room.room_for(event.id)
     first = waiting_room.admit(room, now)
     assert first.admitted == [users[0].id]
@@ -118,36 +118,29 @@ def test_admission_follows_the_line_at_the_rate_and_tokens_check_out(app, ctx, f
     assert admission.place == 1
 
 
-def test_an_unused_slot_lapses_and_the_next_moves_up(app, ctx, factory, opens_at):
-    app.config["WAITING_ROOM_ADMISSION_SECONDS"] = 30
-    try:
-        event = _room(factory, opens_at, rate=1)  # one a minute: the second person gets in only by a lapse
-        a, b, c = _users(factory, 3)
-        now = opens_at + timedelta(seconds=1)
-        for user in (a, b, c):
-            waiting_room.join(event.id, user.id, now=now)
-        room = waiting_room.room_for(event.id)
-        assert waiting_room.admit(room, now).admitted == [a.id]
-        token = waiting_room.join(event.id, a.id, now=now).admission_token
-        assert waiting_room.admit(room, now + timedelta(seconds=20)).admitted == []
-        lapsed = waiting_room.admit(room, now + timedelta(seconds=31))
-        assert lapsed.lapsed == [a.id] and lapsed.admitted == [b.id]
-        assert waiting_room.join(event.id, a.id, now=now + timedelta(seconds=31)).status == "expired"
-        assert waiting_room.join(event.id, c.id, now=now + timedelta(seconds=31)).position == 1
-        with pytest.raises(waiting_room.AdmissionRefused) as refused:
-            waiting_room.check_admission(event.id, a.id, token, now + timedelta(seconds=32))
-        assert refused.value.code == "admission_token_expired"
-    finally:
-        app.config["WAITING_ROOM_ADMISSION_SECONDS"] = 120
+def test_an_unused_slot_lapses_and_the_next_moves_up(app, ctx, factory, opens_at, monkeypatch):
+    monkeypatch.setitem(app.config, "WAITING_ROOM_ADMISSION_SECONDS", 30)
+    event = _room(factory, opens_at, rate=1)  # one a minute: the second person gets in only by a lapse
+    now = opens_at + timedelta(seconds=1)
+    a, b, c = _in_line(factory, event, 3, now)
+    room = waiting_room.room_for(event.id)
+    assert waiting_room.admit(room, now).admitted == [a.id]
+    token = waiting_room.join(event.id, a.id, now=now).admission_token
+    assert waiting_room.admit(room, now + timedelta(seconds=20)).admitted == []
+    lapsed = waiting_room.admit(room, now + timedelta(seconds=31))
+    assert lapsed.lapsed == [a.id] and lapsed.admitted == [b.id]
+    assert waiting_room.join(event.id, a.id, now=now + timedelta(seconds=31)).status == "expired"
+    assert waiting_room.join(event.id, c.id, now=now + timedelta(seconds=31)).position == 1
+    with pytest.raises(waiting_room.AdmissionRefused) as refused:
+        waiting_room.check_admission(event.id, a.id, token, now + timedelta(seconds=32))
+    assert refused.value.code == "admission_token_expired"
 
 
 def test_redis_wiped_mid_queue_admits_nobody_twice(app, ctx, factory, opens_at, redis_client, settings):
     """The queue restarts: people rejoin at the back; an admission recorded in PostgreSQL comes back as it was."""
     event = _room(factory, opens_at, rate=60)
-    a, b, c = _users(factory, 3)
     now = opens_at + timedelta(seconds=1)
-    for user in (a, b, c):
-        waiting_room.join(event.id, user.id, now=now)
+    a, b, c = _in_line(factory, event, 3, now)
     room = waiting_room.room_for(event.id)
     assert waiting_room.admit(room, now).admitted == [a.id]
     token = waiting_room.join(event.id, a.id, now=now).admission_token

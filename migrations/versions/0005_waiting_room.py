@@ -17,7 +17,9 @@ def upgrade():
     op.add_column("events", sa.Column("waiting_room_enabled", sa.Boolean(), server_default="false", nullable=False))
     op.add_column("events", sa.Column("waiting_room_opens_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("events", sa.Column("admit_per_minute", sa.Integer(), server_default="60", nullable=False))
-    op.create_check_constraint(op.f("ck_events_admit_per_minute_range"), "events", "admit_per_minute BETWEEN 1 AND 100000")
+    op.create_check_constraint(
+        op.f("ck_events_admit_per_minute_range"), "events", "admit_per_minute BETWEEN 1 AND 100000"
+    )
     op.create_table(
         "queue_admissions",
         sa.Column("event_id", sa.BigInteger(), nullable=False),

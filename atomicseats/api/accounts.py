@@ -6,8 +6,8 @@ import hmac
 from typing import Annotated, Literal
 
 from flask import current_app, g, jsonify, request
+from flask_login import logout_user
 from pydantic import EmailStr, Field
-from werkzeug.exceptions import BadRequest
 
 from atomicseats.accounts import tokens, users
 from atomicseats.api import bp
@@ -64,9 +64,14 @@ def issue_token():
 @bp.delete("/auth/token")
 @api_auth()
 def revoke_token():
+    """End the credential the request came with: its bearer token, or else the browser session it signs out.
+
+    A session's API writes carry its CSRF token (``auth.api_user``), so no other site can sign anyone out.
+    """
     token_id = g.get("api_token_id")
     if token_id is None:
-        raise BadRequest("Only a bearer token can be revoked; browser sessions sign out at /logout.")
+        logout_user()
+        return "", 204
     tokens.revoke(token_id)
     db.session.commit()
     return "", 204

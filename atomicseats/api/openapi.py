@@ -60,6 +60,7 @@ class Op:
     rate_limited: bool = False
     example: dict[str, Any] | None = None
     tags: tuple[str, ...] = field(default=())
+    description: str = ""  # what the summary cannot say, said in the operation's description
 
 
 def _when(name: str, what: str) -> Param:
@@ -99,9 +100,19 @@ OPERATIONS: dict[str, Op] = {
         TokenBody,
         schemas.TokenOut,
         rate_limited=True,
+        description=(
+            "Each call issues a new token, and an Idempotency-Key is ignored: replaying the first answer would "
+            "mean storing the plain token, of which the database otherwise keeps only a digest. A retried call "
+            "leaves at most an unused token, which expires after its lifetime."
+        ),
         example={"email": "ada@example.com", "password": "correct-horse-battery"},
     ),
-    "api.revoke_token": Op("Revoke the bearer token in use.", SIGNED_IN, status=204),
+    "api.revoke_token": Op(
+        "Revoke the bearer token in use, or sign out the browser session the request came with.",
+        SIGNED_IN,
+        description="From a browser session, send its CSRF token in X-CSRFToken, as for every session write.",
+        status=204,
+    ),
     "api.me": Op("The signed-in user.", SIGNED_IN, response=schemas.UserOut),
     "api.list_events": Op(
         "Published events, soonest first.",
@@ -274,6 +285,7 @@ _STATUS_TEXT = {
     404: "No such object (or not yours)",
     409: "Conflict with the current state",
     410: "Expired",
+    413: "Body larger than MAX_CONTENT_LENGTH (payload_too_large)",
     422: "Invalid field (details.fields names each)",
     429: "Too many requests (see Retry-After)",
 }
@@ -340,7 +352,7 @@ def _operation(endpoint: str, rule: str, op: Op, refs: dict) -> dict[str, Any]:
         )
     errors = {401, *op.errors}  # a bearer token, when sent, is checked on every route
     if op.body is not None:
-        errors |= {400, 422}
+        errors |= {400, 413, 422}
     errors.add(422)  # an unknown query parameter, on any route
     if op.who not in (ANYONE, SIGNED_IN):
         errors.add(403)
@@ -368,6 +380,8 @@ def _operation(endpoint: str, rule: str, op: Op, refs: dict) -> dict[str, Any]:
         operation["security"] = [{"bearer": []}]
         if op.who != SIGNED_IN:
             operation["description"] = f"Needs the role {op.who} (admins pass every role check)."
+    if op.description:
+        operation["description"] = " ".join(filter(None, [operation.get("description"), op.description]))
     if op.body is not None:
         media: dict[str, Any] = {"schema": refs[(op.body, "validation")]}
         if op.example is not None:

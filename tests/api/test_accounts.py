@@ -10,6 +10,7 @@ from atomicseats.config import DEFAULT_SECRET, ProductionConfig
 from atomicseats.extensions import db
 from atomicseats.models import ApiToken, User
 from tests.factories import PASSWORD
+from tests.web.test_pages import csrf_of, sign_in
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -108,6 +109,34 @@ def test_token_issue_use_and_revoke(api, factory, app):
     assert api.get("/me", headers=headers).body["email"] == user.email
     assert api.delete("/auth/token", headers=headers).status == 204
     assert_error(api.get("/me", headers=headers), 401, "unauthorized")
+
+
+def test_delete_token_from_a_browser_session_signs_it_out_with_its_csrf_token_only(client, factory):
+    user = factory.user()
+    sign_in(client, user)
+    csrf = csrf_of(client.get("/").get_data(as_text=True))
+
+    forged = client.delete("/api/v1/auth/token")  # what another site could send: the cookie, no CSRF token
+    assert forged.status_code == 400 and forged.get_json()["error"]["code"] == "csrf_failed"
+    assert client.get("/api/v1/me").status_code == 200  # still signed in
+
+    signed_out = client.delete("/api/v1/auth/token", headers={"X-CSRFToken": csrf})
+    assert signed_out.status_code == 204
+    assert client.get("/api/v1/me").status_code == 401
+    assert "Sign in" in client.get("/").get_data(as_text=True)
+
+
+def test_token_issue_ignores_idempotency_key_and_says_why(api, factory, client):
+    user = factory.user()
+    body = {"email": user.email, "password": PASSWORD}
+    first, second = (api.post("/auth/token", json=body, headers={"Idempotency-Key": "login-1"}) for _ in range(2))
+    assert first.status == second.status == 200
+    assert first.body["access_token"] != second.body["access_token"]  # a new token each time, both valid
+    for token in (first.body["access_token"], second.body["access_token"]):
+        assert api.get("/me", headers={"Authorization": f"Bearer {token}"}).body["email"] == user.email
+    operation = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/auth/token"]["post"]
+    assert "Idempotency-Key is ignored" in operation["description"]
+    assert "Idempotency-Key" not in {p["name"] for p in operation["parameters"]}
 
 
 def test_wrong_password_gets_401_without_saying_which_part_was_wrong(api, factory):

@@ -68,10 +68,11 @@
       paint: paint,
       onPick: function (seat) { setFocusable(seat.id, false); toggle(seat); },
       // The map's one tab stop stays on a seat in view; opening a section by keyboard moves focus into it.
-      onShown: function (shownSections) {
+      onShown: function (shownSeats) {
         var current = focusedId === null ? null : seats.get(focusedId);
-        var inView = current && shownSections.some(function (list) { return list.indexOf(current) >= 0; });
-        if (!inView) setFocusable(firstFree(shownSections[0]).id, false);
+        var drawn = shownSeats.filter(function (list) { return list.length; });
+        var inView = current && drawn.some(function (list) { return list.indexOf(current) >= 0; });
+        if (!inView && drawn.length) setFocusable(firstFree(drawn[0]).id, false);
       },
       onEnterSection: function (sectionSeats) { setFocusable(firstFree(sectionSeats).id, true); },
       controls: document.getElementById("map-controls"),

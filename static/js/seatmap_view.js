@@ -14,6 +14,7 @@
   var MAX_PX = 64;          // the largest a seat gets when zooming in
   var DRAG_PX = 6;          // a press that moves further than this pans instead of picking
   var TIER_COUNT = 8;       // colours in pages.css (.t0 … .t7)
+  var CHUNK = 600;          // seats made per frame while sections come into view
   var SHOW_SEATS_PX = 8;    // below this seats are specks: the map shows one block per section instead
 
   var KIND_NAME = {
@@ -61,7 +62,10 @@
     var gesture = null;       // {x, y, moved} of a one-finger press, or {distance, scale} of a pinch
     var tip = options.tooltip;
     var tierOf = new Map(options.tiers.map(function (price, i) { return [price, "t" + (i % TIER_COUNT)]; }));
-    var sections = [];        // {name, seats, box (map units), group (built lazily), overview}
+    var sections = [];        // {name, seats, box (map units), group (built lazily), built, overview}
+    var shown = [];           // the sections in view
+    var queue = [];           // sections in view whose seats are not all made yet
+    var pumping = 0;          // the animation frame that builds the next slice
 
     function seatElement(seat) {
       var g = make("g", { role: "checkbox", tabindex: "-1" });
@@ -104,15 +108,30 @@
     }
 
     /* A section's seats and row letters get elements the first time it is shown: a 20,000-seat venue opens
-       on its section overview without making 20,000 elements first. */
-    function build(section) {
-      if (section.group.dataset.built) return;
-      section.group.dataset.built = "true";
+       on its section overview without making 20,000 elements first. ``section.built`` counts the seats made. */
+    function buildSome(section, limit) {
+      var start = section.built, end = Math.min(section.seats.length, start + limit);
       var fragment = document.createDocumentFragment();
-      section.seats.forEach(function (s) { fragment.appendChild(seatElement(s)); });
-      rowLabels(section.seats, fragment);
+      for (var i = start; i < end; i++) fragment.appendChild(seatElement(section.seats[i]));
+      if (end === section.seats.length) rowLabels(section.seats, fragment);
       section.group.appendChild(fragment);
-      section.seats.forEach(options.paint);
+      section.built = end;
+      for (i = start; i < end; i++) options.paint(section.seats[i]);
+      return end - start;
+    }
+
+    function build(section) { buildSome(section, Infinity); }
+
+    /* While the view moves, sections coming into view are built a slice per frame, so that no frame waits for
+       thousands of new elements. */
+    function pump(budget) {
+      pumping = 0;
+      while (budget > 0 && queue.length) {
+        budget -= buildSome(queue[0], budget);
+        if (queue[0].built === queue[0].seats.length) queue.shift();
+      }
+      if (queue.length) pumping = requestAnimationFrame(function () { pump(CHUNK); });
+      options.onShown(shown.map(function (sec) { return sec.seats.slice(0, sec.built); }));
     }
 
     function elementFor(seat) {
@@ -129,7 +148,7 @@
         box.minY = Math.min(box.minY, s.y); box.maxY = Math.max(box.maxY, s.y);
       });
       var tier = tierOf.get(items[0].price_cents) || "t0";
-      var section = { name: name, seats: items, box: box, group: make("g", { class: "section-seats" }) };
+      var section = { name: name, seats: items, box: box, built: 0, group: make("g", { class: "section-seats" }) };
       var overview = make("g", { class: "section-overview s-available " + tier, role: "button", tabindex: "0",
         "aria-label": (name || "Seats") + ", " + options.money(items[0].price_cents) + ": zoom in to choose seats" });
       var rect = make("rect", { class: "shape", x: box.minX * CELL, y: box.minY * CELL, rx: CELL / 2,
@@ -191,6 +210,8 @@
       fit = 0;
       maxScale = Math.max(1, MAX_PX / (SEAT * fitPixelsPerUnit()));
       apply();
+      if (pumping) cancelAnimationFrame(pumping);
+      pump(Infinity);  // the first view is complete when draw() returns
     }
 
     var fit = 0;              // screen pixels per map unit at scale 1, read from layout once (and on resize)
@@ -223,13 +244,13 @@
       svg.classList.toggle("overview", overview);
       if (!overview) {
         // Sections out of view are left out of layout and paint: a frame costs the seats on screen, not all.
-        var shown = [];
+        shown = sections.filter(inView);
         sections.forEach(function (section) {
-          var visible = inView(section);
-          if (visible) { build(section); shown.push(section); }
-          if (section.group.dataset.built) section.group.setAttribute("display", visible ? "inline" : "none");
+          var visible = shown.indexOf(section) >= 0;
+          if (visible && section.built < section.seats.length && queue.indexOf(section) < 0) queue.push(section);
+          section.group.setAttribute("display", visible ? "inline" : "none");
         });
-        if (shown.length) options.onShown(shown.map(function (sec) { return sec.seats; }));
+        if (!pumping) pumping = requestAnimationFrame(function () { pump(CHUNK); });
       }
       if (options.controls) {
         options.controls.querySelector('[data-zoom="in"]').disabled = view.scale >= maxScale - 0.001;

@@ -29,6 +29,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
 threads = int(os.environ.get("WEB_THREADS", "100"))
 control_socket_disable = True  # two servers on one machine would fight over ~/.gunicorn's socket
+# Idle keep-alive connections wait in the worker's poller, not on a thread; gunicorn's 2 s default made
+# clients that pause between requests (a buyer reading a seat map) reconnect, or hit a reset on reuse.
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "30"))
 
 # Several workers answer /metrics in turn, so each must report every worker's requests: prometheus_client's
 # multiprocess mode keeps the counters in files in this folder (set before any worker imports the client).

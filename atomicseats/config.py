@@ -37,9 +37,12 @@ class Config:
     SQLALCHEMY_DATABASE_URI = sqlalchemy_url(
         os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/atomicseats")
     )
+    # Per process, and the web runs one process per CPU: 2 x (10 + 10) leaves room under PostgreSQL's default
+    # 100 connections for the pipeline and a second deployment. A worker's threads share one GIL, so more
+    # connections than this would only queue inside PostgreSQL instead of in the pool.
     SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_size": _int("DB_POOL_SIZE", 20),
-        "max_overflow": _int("DB_MAX_OVERFLOW", 20),
+        "pool_size": _int("DB_POOL_SIZE", 10),
+        "max_overflow": _int("DB_MAX_OVERFLOW", 10),
         "pool_pre_ping": _bool("DB_POOL_PRE_PING", False),  # see atomicseats/dbapi.py
         "connect_args": {"connect_timeout": 5},
     }

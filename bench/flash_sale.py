@@ -128,8 +128,6 @@ class SaleStack:
             {
                 "ATOMICSEATS_ENV": "testing",
                 "DATABASE_URL": self.database_url,
-                "DB_POOL_SIZE": "10",
-                "DB_MAX_OVERFLOW": "5",
                 "REDIS_URL": redis_url,
                 "REDIS_PREFIX": f"as-sale-{run}:",
                 "SOCKETIO_MESSAGE_QUEUE": redis_url,

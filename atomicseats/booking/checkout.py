@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from atomicseats import dbapi
 from atomicseats.booking import gate, holds, outbox, outcomes, payments, publish
-from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
+from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
 from atomicseats.booking.reconcile import lock_gates
 from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
@@ -97,57 +97,67 @@ def start_checkout(
     card = payments.provider().tokenize(request.payment.card_number)  # 422 before anything is written
     grace_until = now + timedelta(seconds=current_app.config["CHECKOUT_GRACE_SECONDS"])
     with transaction() as session:
-        if idempotency is not None and (replay := idempotency.begin(session)) is not None:
-            return replay
-        hold = session.execute(
-            text(
-                "SELECT h.id, h.event_id, h.status, h.expires_at, h.quantity, e.seating FROM holds h "
-                "JOIN events e ON e.id = h.event_id WHERE h.id = :h AND h.user_id = :u FOR UPDATE OF h"
-            ),
-            {"h": request.hold_id, "u": user.id},
-        ).first()
-        if hold is None:
-            raise NotFound("No such hold.")
-        if hold.status in ("checkout", "converted"):
-            raise Conflict("This hold has already been checked out.", code="hold_in_checkout")
-        if hold.status != "active" or hold.expires_at <= now:
-            raise Expired("This hold has ended.", code="hold_expired", details={"status": hold.status})
-        seats = [dict(r._mapping) for r in session.execute(_HOLD_SEATS, {"h": hold.id})]
-        if not seats or any(s["hold_expires_at"] <= now for s in seats):
-            raise Expired("This hold has ended.", code="hold_expired", details={"status": "expired"})
-        lock_gates(session, [hold.event_id])  # the gate's expiry is extended after commit
-        session.execute(
-            text("UPDATE holds SET status = 'checkout', expires_at = :g WHERE id = :h"),
-            {"g": grace_until, "h": hold.id},
-        )
-        session.execute(
-            text("UPDATE seats SET hold_expires_at = :g WHERE hold_id = :h"), {"g": grace_until, "h": hold.id}
-        )
-        booking_id = uuid.uuid4()
-        total = sum(s["price_cents"] for s in seats)
-        params = {
-            "id": booking_id,
-            "u": user.id,
-            "e": hold.event_id,
-            "h": hold.id,
-            "q": len(seats),
-            "total": total,
-            "token": card.token,
-            "last4": card.last4,
-            "rid": current_request_id(),
-            "now": now,
-        }
-        while session.execute(_INSERT_BOOKING, {**params, "ref": new_reference()}).first() is None:
-            pass  # a reference collision (1 in ~10^9): draw another
-        outbox.enqueue(
-            session, outbox.BOOKING_REQUESTS, hold.event_id, {"booking_id": str(booking_id), "event_id": hold.event_id}
-        )
-        body = {"id": str(booking_id), "status": "pending"}
-        if idempotency is not None:
-            idempotency.finish(session, 202, body)
-    _extend_gate(hold, [s["id"] for s in seats], grace_until, now)
-    publish.to_user(user.id, "booking_updated", {**body, "event_id": hold.event_id})
-    return Created(booking_id, body)
+        result = run_once(session, idempotency, 202, lambda: _start(session, request, user, card, now, grace_until))
+    if isinstance(result, Created):
+        hold, seat_ids = result.obj.hold, result.obj.seat_ids
+        _extend_gate(hold, seat_ids, grace_until, now)
+        publish.to_user(user.id, "booking_updated", {**result.body, "event_id": hold.event_id})
+    return result
+
+
+@dataclass(frozen=True)
+class _Started:
+    """What the transaction of a checkout made, for what follows its commit."""
+
+    booking_id: uuid.UUID
+    hold: Any
+    seat_ids: list[int]
+
+
+def _start(
+    session: Session, request: CheckoutRequest, user: User, card: Any, now: datetime, grace_until: datetime
+) -> Created:
+    hold = session.execute(
+        text(
+            "SELECT h.id, h.event_id, h.status, h.expires_at, h.quantity, e.seating FROM holds h "
+            "JOIN events e ON e.id = h.event_id WHERE h.id = :h AND h.user_id = :u FOR UPDATE OF h"
+        ),
+        {"h": request.hold_id, "u": user.id},
+    ).first()
+    if hold is None:
+        raise NotFound("No such hold.")
+    if hold.status in ("checkout", "converted"):
+        raise Conflict("This hold has already been checked out.", code="hold_in_checkout")
+    if hold.status != "active" or hold.expires_at <= now:
+        raise Expired("This hold has ended.", code="hold_expired", details={"status": hold.status})
+    seats = [dict(r._mapping) for r in session.execute(_HOLD_SEATS, {"h": hold.id})]
+    if not seats or any(s["hold_expires_at"] <= now for s in seats):
+        raise Expired("This hold has ended.", code="hold_expired", details={"status": "expired"})
+    lock_gates(session, [hold.event_id])  # the gate's expiry is extended after commit
+    session.execute(
+        text("UPDATE holds SET status = 'checkout', expires_at = :g WHERE id = :h"),
+        {"g": grace_until, "h": hold.id},
+    )
+    session.execute(text("UPDATE seats SET hold_expires_at = :g WHERE hold_id = :h"), {"g": grace_until, "h": hold.id})
+    booking_id = uuid.uuid4()
+    params = {
+        "id": booking_id,
+        "u": user.id,
+        "e": hold.event_id,
+        "h": hold.id,
+        "q": len(seats),
+        "total": sum(s["price_cents"] for s in seats),
+        "token": card.token,
+        "last4": card.last4,
+        "rid": current_request_id(),
+        "now": now,
+    }
+    while session.execute(_INSERT_BOOKING, {**params, "ref": new_reference()}).first() is None:
+        pass  # a reference collision (1 in ~10^9): draw another
+    outbox.enqueue(
+        session, outbox.BOOKING_REQUESTS, hold.event_id, {"booking_id": str(booking_id), "event_id": hold.event_id}
+    )
+    return Created(_Started(booking_id, hold, [s["id"] for s in seats]), {"id": str(booking_id), "status": "pending"})
 
 
 def _extend_gate(hold: Any, seat_ids: list[int], until: datetime, now: datetime) -> None:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from atomicseats import dbapi
 from atomicseats.booking import gate, outbox, publish
-from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay
+from atomicseats.booking.access import may_see
+from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
 from atomicseats.booking.reconcile import gate_lock_key, lock_gates, reconcile_event
 from atomicseats.booking.seat_selection import SeatState, choose_block
 from atomicseats.booking.specs import Spec
@@ -187,50 +188,35 @@ def _create_hold(
     event_id: int, user: User, request: HoldRequest, now: datetime, idempotency: IdempotencyRequest | None
 ) -> Created | Replay:
     claim: Claim | None = None
+
+    def create(session: Session) -> Created:
+        nonlocal claim
+        hold_id = uuid.uuid4()
+        wanted = len(request.seat_ids) if request.seat_ids is not None else request.quantity
+        params = {"e": event_id, "h": hold_id, "u": user.id, "q": wanted, "now": now}
+        event = dbapi.first(session, _EVENT_AND_HOLD, {**params, "listed": request.seat_ids is not None})
+        _check_request(event, user, request, wanted, now)
+        expires_at = now + timedelta(seconds=event.hold_seconds)
+        claim = claim_in(
+            session, event, user.id, request, now, expires_at, hold_id=hold_id, hold_inserted=event.hold_inserted
+        )
+        view = HoldView(
+            claim.hold_id, event_id, user.id, "active", len(claim.seats), claim.expires_at, claim.seats, claim.shortfall
+        )
+        return Created(view, view.to_dict(now))
+
     try:
         with transaction() as session:
-            if idempotency is not None and (replay := idempotency.begin(session)) is not None:
-                return replay
-            hold_id = uuid.uuid4()
-            wanted = len(request.seat_ids) if request.seat_ids is not None else request.quantity
-            event = dbapi.first(
-                session,
-                _EVENT_AND_HOLD,
-                {
-                    "e": event_id,
-                    "h": hold_id,
-                    "u": user.id,
-                    "q": wanted,
-                    "now": now,
-                    "listed": request.seat_ids is not None,
-                },
-            )
-            _check_request(event, user, request, wanted, now)
-            expires_at = now + timedelta(seconds=event.hold_seconds)
-            claim = claim_in(
-                session, event, user.id, request, now, expires_at, hold_id=hold_id, hold_inserted=event.hold_inserted
-            )
-            view = HoldView(
-                claim.hold_id,
-                event_id,
-                user.id,
-                "active",
-                len(claim.seats),
-                claim.expires_at,
-                claim.seats,
-                claim.shortfall,
-            )
-            body = view.to_dict(now)
-            if idempotency is not None:
-                idempotency.finish(session, 201, body)
+            result = run_once(session, idempotency, 201, lambda: create(session))
     except BaseException:
         if claim is not None:
             undo_claim(event_id, claim)
         raise
-    with publish.batch():
-        after_claim(event_id, claim, now)
-        publish.to_user(user.id, "hold_updated", body)
-    return Created(view, body)
+    if isinstance(result, Created):
+        with publish.batch():
+            after_claim(event_id, claim, now)
+            publish.to_user(user.id, "hold_updated", result.body)
+    return result
 
 
 @dataclass
@@ -339,7 +325,7 @@ def sale_event(session: Session, event_id: int) -> Any:
 
 def _check_request(event: Any, user: User, request: HoldRequest, wanted: int, now: datetime) -> None:
     """The rules a hold request must pass on the event's row (mirrored by _EVENT_AND_HOLD's WHERE clause)."""
-    if event is None or (event.status == "draft" and user.role != "admin" and event.host_id != user.id):
+    if event is None or not may_see(event, user):
         raise NotFound("No such event.")
     if event.status != "on_sale":
         raise Conflict(f"This event is not on sale (it is {event.status}).", code="event_not_on_sale")

@@ -122,6 +122,19 @@ class Process:
             return ""
 
 
+def wait_healthy(proc: Process, port: int, what: str) -> str:
+    """Wait until the server ``proc`` answers ``/health`` on ``port``; its base URL. Fails at once if it exits."""
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if not proc.alive():
+            raise RuntimeError(f"{what} exited:\n{proc.tail()}")
+        return requests.get(url + "/health", timeout=1).status_code == 200
+
+    wait_for(healthy, 30, f"the {what}'s /health")
+    return url
+
+
 def start_web(env: dict[str, str], log_dir: Path, extra_args: list[str] | None = None) -> tuple[Process, str]:
     """gunicorn as the Procfile runs it: only a bind address, the rest from the shipped gunicorn.conf.py."""
     port = free_port()
@@ -139,15 +152,7 @@ def start_web(env: dict[str, str], log_dir: Path, extra_args: list[str] | None =
         env,
         log_dir,
     ).start()
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if not proc.alive():
-            raise RuntimeError(f"web server exited:\n{proc.tail()}")
-        return requests.get(url + "/health", timeout=1).status_code == 200
-
-    wait_for(healthy, 30, "the web server's /health")
-    return proc, url
+    return proc, wait_healthy(proc, port, "web server")
 
 
 def start_flask_command(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Process:
@@ -167,12 +172,4 @@ def start_realtime(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
     port = free_port()
     run_env = {**env, "REALTIME_HOST": "127.0.0.1", "REALTIME_PORT": str(port)}
     proc = Process("realtime", ["bash", "-c", "exec " + procfile_command("realtime")], run_env, log_dir).start()
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if not proc.alive():
-            raise RuntimeError(f"realtime server exited:\n{proc.tail()}")
-        return requests.get(url + "/health", timeout=1).status_code == 200
-
-    wait_for(healthy, 30, "the realtime server's /health")
-    return proc, url
+    return proc, wait_healthy(proc, port, "realtime server")

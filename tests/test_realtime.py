@@ -76,7 +76,10 @@ def test_a_burst_of_holds_reaches_each_map_coalesced_with_every_changed_seat(
             received_a.extend(drain(updates_a))
             return {s["id"] for m in received_a for s in m["seats"]} >= set(seats)
 
-        wait_for(all_seen, 15, "every held seat on the map")
+        try:
+            wait_for(all_seen, 30, "every held seat on the map")
+        except TimeoutError:
+            pytest.fail(f"seats {sorted(seats)} held; the map got only: {received_a}")
         received_b: list[dict] = []
         wait_for(lambda: received_b.extend(drain(updates_b)) or len(received_b) >= len(received_a), 15, "map b")
 

@@ -1,4 +1,4 @@
-"""gunicorn settings for measuring Socket.IO's gevent mode (``bench/holds.py --server gevent``).
+"""gunicorn settings for measuring the web process under gevent (``bench/holds.py --server gevent``).
 
 psycopg2 blocks the whole gevent loop unless psycogreen makes it cooperative.
 """

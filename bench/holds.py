@@ -124,7 +124,7 @@ def main() -> None:
     extra_env, extra_args = {}, None
     if args.server == "gevent":
         lib = Path(__file__).resolve().parent.parent / ".state" / "gevent-lib"
-        extra_env = {"SOCKETIO_ASYNC_MODE": "gevent", "PYTHONPATH": f"{lib}:{lib.parent.parent}"}
+        extra_env = {"PYTHONPATH": f"{lib}:{lib.parent.parent}"}
         extra_args = [
             "-k",
             "gevent",

@@ -23,6 +23,7 @@ COPY --from=assets /assets/vendor/ static/vendor/
 RUN useradd --system --uid 10001 --home /app atomicseats && mkdir -p /data/mail && chown atomicseats /data/mail
 USER atomicseats
 ENV ATOMICSEATS_ENV=production WEB_HOST=0.0.0.0 PORT=5000 FLASK_APP=wsgi
-EXPOSE 5000
+# 5000: web (the default command); 5001: realtime (docker-compose runs it with uvicorn).
+EXPOSE 5000 5001
 # RQ imports job code from the working directory: every process runs from /app.
 CMD ["sh", "-c", "exec gunicorn -b \"$WEB_HOST:$PORT\" wsgi:app"]

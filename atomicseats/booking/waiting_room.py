@@ -40,6 +40,7 @@ from atomicseats.models.base import MAX_ID, utcnow
 log = logging.getLogger(__name__)
 
 LOTTERY_BITS = 52  # exact in a Redis sorted-set score (a double)
+FORGET_AFTER_END = timedelta(days=1)
 
 
 class AdmissionRefused(Forbidden):
@@ -57,7 +58,7 @@ class Room:
     event_id: int
     opens_at: datetime
     admit_per_minute: int
-    on_sale: bool
+    ends_at: datetime
 
 
 @dataclass(frozen=True)
@@ -114,13 +115,14 @@ local function open_room(now, opens)
 end
 """
 
-# KEYS pre q meta adm ip; ARGV user now opens lottery ip ip_cap -> {kind, value, head, sold_out}
+# KEYS pre q meta adm ip; ARGV user now opens lottery ip ip_cap forget_at -> {kind, value, head, sold_out}
 _JOIN = (
     _OPEN
     + """
 local user, now, opens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 open_room(now, opens)
 local function answer(kind, value)
+  for i = 1, #KEYS do redis.call('PEXPIREAT', KEYS[i], ARGV[7]) end
   return {kind, value or '', redis.call('HGET', KEYS[3], 'head') or '0', redis.call('HGET', KEYS[3], 'sold_out') or '0'}
 end
 local a = redis.call('HGET', KEYS[4], user)
@@ -143,13 +145,14 @@ return answer('q', tostring(seq))
 """
 )
 
-# One tick's first half. KEYS pre q meta adm admx; ARGV now opens rate burst sold_out
+# One tick's first half. KEYS pre q meta adm admx; ARGV now opens rate burst sold_out forget_at
 # -> {opened, lapsed users, head, waiting, candidates [user, place, ...]}
 _BUDGET = (
     _OPEN
     + """
 local now, opens, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 open_room(now, opens)
+for i = 1, #KEYS do redis.call('PEXPIREAT', KEYS[i], ARGV[6]) end
 if redis.call('HGET', KEYS[3], 'opened') ~= '1' then return {0, {}, '0', 0, {}} end
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)
 for _, u in ipairs(lapsed) do
@@ -225,6 +228,11 @@ def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def _forget_at(room: Room) -> int:
+    """When Redis may drop the room (ms): a day after the event ends, when nobody reads its queue any more."""
+    return _ms(room.ends_at + FORGET_AFTER_END)
+
+
 def _cfg(name: str) -> Any:
     return current_app.config[name]
 
@@ -239,7 +247,7 @@ def _script(source: str):
 def _room(row: Any) -> Room | None:
     if row is None or not row.waiting_room_enabled or row.status in ("draft", "cancelled"):
         return None
-    return Room(row.id, row.opens_at or utcnow(), row.admit_per_minute, row.status == "on_sale")
+    return Room(row.id, row.opens_at or utcnow(), row.admit_per_minute, row.ends_at)
 
 
 def cached_room(event_id: int) -> Room | None:
@@ -399,6 +407,7 @@ def join(event_id: int, user_id: int, ip: str = "", now: datetime | None = None)
             secrets.randbits(LOTTERY_BITS),
             ip,
             _cfg("WAITING_ROOM_MAX_PER_IP"),
+            _forget_at(room),
         ],
     )
     kind, value = kind.decode(), value.decode()
@@ -482,7 +491,14 @@ def admit(room: Room, now: datetime) -> TickResult:
     burst = max(1.0, room.admit_per_minute * _cfg("WAITING_ROOM_BURST_SECONDS") / 60)
     opened, lapsed, head, waiting, flat = _script(_BUDGET)(
         keys=keys[:5],
-        args=[_ms(now), _ms(room.opens_at), room.admit_per_minute, burst, "1" if sold_out else "0"],
+        args=[
+            _ms(now),
+            _ms(room.opens_at),
+            room.admit_per_minute,
+            burst,
+            "1" if sold_out else "0",
+            _forget_at(room),
+        ],
     )
     candidates = [(int(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
     admitted: list[int] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -17,6 +18,8 @@ from atomicseats.models.base import utcnow
 from tests.api.test_metrics import scrape, value
 from tests.web.test_pages import csrf_of, event_form, sign_in
 
+_TICKS = itertools.count(1)
+
 
 @pytest.fixture
 def queued_event(factory):
@@ -26,9 +29,10 @@ def queued_event(factory):
 
 def _admitted_token(app, api, event, user, now=None) -> str:
     """Join through the API, then run one admission round (the scheduler's job) at ``now``: the token as the
-    person saw it then (one admitted long enough ago has expired by now)."""
+    person saw it then (one admitted long enough ago has expired by now). By default each round runs a second
+    later than the one before, so that the room's rate has always let the next person in."""
     assert api.as_(user).post(f"/events/{event.id}/queue").status == 200
-    now = now or utcnow()
+    now = now or utcnow() + timedelta(seconds=next(_TICKS))
     with app.app_context():
         waiting_room.admit(waiting_room.room_for(event.id), now)
         state = waiting_room.join(event.id, user.id, now=now)

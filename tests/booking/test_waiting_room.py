@@ -200,3 +200,16 @@ def test_sold_out_tells_everyone_still_waiting(app, factory, api, opens_at):
         result = waiting_room.admit(room, utcnow())
         assert result.sold_out and result.admitted == []
         assert waiting_room.join(event.id, waiting.id).status == "sold_out"
+
+
+def test_redis_forgets_a_room_a_day_after_its_event_ends(app, ctx, factory, opens_at, redis_client, settings):
+    event = _room(factory, opens_at)
+    now = opens_at + timedelta(seconds=1)
+    _in_line(factory, event, 3, now)
+    room = waiting_room.room_for(event.id)
+    waiting_room.admit(room, now)
+    waiting_room.admit(room, now + timedelta(seconds=1))  # keys a tick created get their expiry from the next
+    keys = list(redis_client.scan_iter(match=f"{settings['REDIS_PREFIX']}{{wr:{event.id}}}:*"))
+    forget_at_ms = int((event.ends_at + timedelta(days=1)).timestamp() * 1000)
+    assert {k.decode().rsplit(":", 1)[1] for k in keys} >= {"q", "meta", "adm", "admx"}
+    assert all(redis_client.pexpiretime(k) == forget_at_ms for k in keys if not k.endswith(b":push")), keys

@@ -145,7 +145,7 @@
     // The phone's order bar has no room for the list: the labels in one line.
     var labels = Array.from(selected, function (id) { return seats.get(id).label; });
     document.getElementById("selection-summary").textContent = labels.length ?
-      labels.length + (labels.length === 1 ? " seat: " : " seats: ") + labels.join(", ") + " ·" : "No seats selected ·";
+      labels.length + (labels.length === 1 ? " seat: " : " seats: ") + labels.join(", ") : "No seats selected";
     document.getElementById("hold-selected").disabled = selected.size === 0;
   }
 

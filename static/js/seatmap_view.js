@@ -429,5 +429,4 @@
   }
 
   window.AtomicSeats.SeatMapView = SeatMapView;
-  window.AtomicSeats.seatKindName = kindName;
 })();

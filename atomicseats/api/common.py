@@ -91,15 +91,18 @@ def page_args() -> tuple[int, dict[str, Any] | None]:
     if not is_number(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise Invalid.field("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
     cursor = request.args.get("cursor")
-    if not cursor:
-        return int(raw_limit), None
+    return int(raw_limit), decode_cursor(cursor) if cursor else None
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """The position an ``encode_cursor`` string holds; 422 naming ``cursor`` for anything else."""
     try:
         decoded = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
     except ValueError as exc:
         raise Invalid.field("cursor", "is not a cursor this API gave out") from exc
     if not isinstance(decoded, dict):
         raise Invalid.field("cursor", "is not a cursor this API gave out")
-    return int(raw_limit), decoded
+    return decoded
 
 
 def is_number(value: str) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from atomicseats.api.common import decode_cursor, encode_cursor
 from atomicseats.auth import role_required
 from atomicseats.booking import checkout as checkout_engine
 from atomicseats.booking import holds, waitlist
@@ -19,7 +21,8 @@ from atomicseats.models.base import utcnow
 from atomicseats.web import bp
 from atomicseats.web.shop_forms import ConfirmForm, PaymentForm, WaitlistForm, require_confirmation
 
-MY_BOOKINGS_PAGE = 100
+WAITLIST_PAGE = 100
+BOOKINGS_PAGE = 20
 
 
 @bp.get("/checkout/<uuid:hold_id>")
@@ -49,9 +52,27 @@ def checkout(hold_id: uuid.UUID):
 @bp.get("/bookings")
 @role_required()
 def my_bookings():
-    items, _ = checkout_engine.list_bookings(current_user._get_current_object(), limit=MY_BOOKINGS_PAGE, cursor=None)
+    """Newest first, a page at a time: "Older bookings" carries the position of the page's last booking."""
+    raw = request.args.get("cursor")
+    try:
+        cursor = decode_cursor(raw) if raw else None
+        if cursor is not None:
+            uuid.UUID(str(cursor["id"]))
+            datetime.fromisoformat(str(cursor["created_at"]))
+    except (Invalid, KeyError, ValueError):
+        abort(400, description="This page link is not one the site gave out.")
+    items, next_position = checkout_engine.list_bookings(
+        current_user._get_current_object(), limit=BOOKINGS_PAGE, cursor=cursor
+    )
     events = {e.id: e for e in db.session.scalars(select(Event).where(Event.id.in_({b["event_id"] for b in items})))}
-    return render_template("shop/bookings.html", bookings=items, events=events, form=ConfirmForm())
+    return render_template(
+        "shop/bookings.html",
+        bookings=items,
+        events=events,
+        form=ConfirmForm(),
+        older=encode_cursor(next_position) if next_position else None,
+        first_page=cursor is None,
+    )
 
 
 def _visible_booking(booking_id: uuid.UUID) -> dict:
@@ -88,7 +109,7 @@ def cancel_booking(booking_id: uuid.UUID):
 @bp.get("/waitlist")
 @role_required()
 def my_waitlist():
-    entries, _ = waitlist.list_own(current_user._get_current_object(), limit=MY_BOOKINGS_PAGE, cursor=None)
+    entries, _ = waitlist.list_own(current_user._get_current_object(), limit=WAITLIST_PAGE, cursor=None)
     return render_template("shop/waitlist.html", entries=entries, form=ConfirmForm())
 
 

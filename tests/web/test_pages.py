@@ -6,8 +6,10 @@ import re
 
 from sqlalchemy import func, select
 
+from atomicseats.booking.payments import CARD_APPROVED
 from atomicseats.extensions import db
 from atomicseats.models import Event, Seat
+from atomicseats.web.shop import BOOKINGS_PAGE
 from tests.factories import PASSWORD
 
 
@@ -166,3 +168,29 @@ def test_signed_out_host_pages_send_to_sign_in_and_back(client):
     assert r.status_code == 302
     assert r.headers["Location"].startswith("/login?next=")
     assert "next=%2Fhost%2F" in r.headers["Location"]
+
+
+def test_my_bookings_come_a_page_at_a_time_newest_first_each_once(api, client, factory):
+    buyer = factory.user()
+    own = api.as_(buyer)
+    made = []
+    for _ in range(BOOKINGS_PAGE + 3):
+        event = factory.event(sections=[{"name": "S", "price_cents": 1000, "rows": [{"label": "A", "seats": 1}]}])
+        held = own.post(f"/events/{event.id}/holds", json={"seat_ids": factory.seat_ids(event.id)})
+        booked = own.post("/bookings", json={"hold_id": held.body["id"], "payment": {"card_number": CARD_APPROVED}})
+        assert booked.status == 202, booked.body
+        made.append(own.get(f"/bookings/{booked.body['id']}").body["reference"])
+    sign_in(client, buyer)
+
+    first = client.get("/bookings").get_data(as_text=True)
+    older = re.search(r'<a href="(/bookings\?cursor=[^"]+)" rel="next">Older bookings</a>', first).group(1)
+    second = client.get(older.replace("&amp;", "&")).get_data(as_text=True)
+
+    def references(page: str) -> list[str]:
+        return re.findall(r"Reference <strong>([^<]+)</strong>", page)
+
+    assert references(first) == made[::-1][:BOOKINGS_PAGE]
+    assert references(second) == made[::-1][BOOKINGS_PAGE:]
+    assert "Older bookings" not in second and 'href="/bookings">Newest bookings</a>' in second
+    assert "Newest bookings" not in first
+    assert client.get("/bookings?cursor=bm90LWEtY3Vyc29y").status_code == 400

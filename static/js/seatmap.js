@@ -169,7 +169,17 @@
     }
     if (data.availability) {
       document.querySelector('#availability [data-count="available"]').textContent = data.availability.available;
+      if (onSale) showSoldOut(data.availability.available === 0);
     }
+  }
+
+  /* Selling out (or places coming back) while the page is open swaps the hold controls for the waitlist. */
+  function showSoldOut(soldOut) {
+    document.querySelectorAll(".hold-control").forEach(function (el) { el.hidden = soldOut; });
+    ["sold-out", "waitlist"].forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) el.hidden = !soldOut;
+    });
   }
 
   function goToCheckout(holdId) {
@@ -273,7 +283,8 @@
   }
   socket.on("connect", join);
   socket.on("disconnect", function () { root.dataset.live = "false"; });
-  socket.on("seat_status", function (data) { if (seats.size) applyStatus(data); });
+  // A map applies statuses once drawn; general admission has no map, only the counts.
+  socket.on("seat_status", function (data) { if (seats.size || !svg) applyStatus(data); });
   socket.on("event_status", function (data) {
     if (data.event_id === eventId && data.status !== "on_sale") {
       onSale = false;

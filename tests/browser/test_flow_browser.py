@@ -69,8 +69,23 @@ def test_a_sold_out_event_hides_the_hold_button_and_leads_to_the_waitlist(people
     expect(page.get_by_role("button", name="Join the waitlist")).to_be_visible()
     assert serious_violations(page) == []
 
-    open_page = people()
-    other = factory.event(seating="general", capacity=2, price_cents=2000)
-    open_page.goto(f"/events/{other.id}")
-    expect(open_page.get_by_role("button", name="Hold places and check out")).to_be_visible()
-    expect(open_page.locator("#sold-out")).to_have_count(0)
+
+def test_an_event_selling_out_while_its_page_is_open_swaps_the_hold_button_for_the_waitlist(people, factory, api):
+    event = factory.event(seating="general", capacity=2, price_cents=2000)
+    page = people()
+    page.goto(f"/events/{event.id}")
+    expect(page.locator("#booking")).to_have_attribute("data-live", "true")
+    hold_button = page.get_by_role("button", name="Hold places and check out")
+    expect(hold_button).to_be_visible()
+    expect(page.locator("#sold-out")).to_be_hidden()
+    expect(page.locator("#waitlist")).to_be_hidden()
+
+    holder = api.as_(factory.user())
+    hold = holder.post(f"/events/{event.id}/holds", json={"quantity": 2}).body
+    expect(hold_button).to_be_hidden()
+    expect(page.locator("#sold-out")).to_be_visible()
+    expect(page.get_by_role("button", name="Join the waitlist")).to_be_visible()
+
+    assert holder.delete(f"/holds/{hold['id']}").status == 204
+    expect(hold_button).to_be_visible()
+    expect(page.locator("#waitlist")).to_be_hidden()

@@ -241,3 +241,29 @@ def test_a_client_that_never_reads_is_disconnected_and_the_server_goes_on(
     finally:
         ws.shutdown()
         publisher.close()
+
+
+def test_a_process_at_realtime_max_connections_refuses_the_next_client(
+    server_env: dict[str, str], run_dir: Path, app
+) -> None:
+    log_dir = run_dir / "realtime-max-2"
+    log_dir.mkdir(exist_ok=True)
+    proc, url = start_realtime({**server_env, "REALTIME_MAX_CONNECTIONS": "2"}, log_dir)
+    clients = [socketio.Client(reconnection=False) for _ in range(3)]
+    errors: list = []
+    clients[2].on("connect_error", errors.append)
+    try:
+        for client in clients[:2]:
+            client.connect(url, transports=["websocket"], wait_timeout=10)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            clients[2].connect(url, transports=["websocket"], wait_timeout=10)
+        assert errors == [{"message": "server full"}]
+        assert metric(url, 'atomicseats_realtime_refused_connections_total{reason="full"}') == 1
+        assert metric(url, "atomicseats_realtime_max_connections") == 2
+        clients[0].disconnect()
+        wait_for(lambda: metric(url, "atomicseats_realtime_connections") == 1, 10, "a place to free up")
+        clients[2].connect(url, transports=["websocket"], wait_timeout=10)
+    finally:
+        for client in clients:
+            client.disconnect()
+        proc.stop()

@@ -237,6 +237,18 @@ OPERATIONS: dict[str, Op] = {
         "Your waitlist entries with position and any open offer.", SIGNED_IN, response=schemas.WaitlistPage, params=PAGE
     ),
     "api.leave_waitlist": Op("Leave the waitlist.", SIGNED_IN, status=204, errors=(409,)),
+    "api.accept_offer": Op(
+        "Accept a waitlist offer: where to check out its hold (409 no_open_offer if none is open).",
+        SIGNED_IN,
+        response=schemas.OfferAccepted,
+        errors=(409,),
+    ),
+    "api.decline_offer": Op(
+        "Decline a waitlist offer: its places pass to the next in line at once, and you leave this waitlist.",
+        SIGNED_IN,
+        status=204,
+        errors=(409,),
+    ),
     "api.join_queue": Op(
         "Join the event's waiting room, or see your place (idempotent: one place per account).",
         SIGNED_IN,

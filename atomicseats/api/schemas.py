@@ -169,6 +169,10 @@ class Offer(Out):
     expires_in: int
 
 
+class OfferAccepted(Offer):
+    checkout_url: str = Field(description="The checkout page for the offer's hold; or POST /api/v1/bookings with it.")
+
+
 class WaitlistEntryOut(Out):
     id: str = Field(json_schema_extra={"format": "uuid"})
     event_id: int

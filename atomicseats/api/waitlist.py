@@ -1,10 +1,11 @@
-"""The waitlist: join an event's, see your own (with position and any open offer), leave."""
+"""The waitlist: join an event's, see your own (with position and any open offer), accept or decline an offer,
+leave."""
 
 from __future__ import annotations
 
 import uuid
 
-from flask import jsonify
+from flask import jsonify, url_for
 
 from atomicseats.api import bp
 from atomicseats.api.common import created, encode_cursor, idempotency_for, is_number, json_body, page_args
@@ -38,4 +39,20 @@ def my_waitlist():
 @api_auth()
 def leave_waitlist(entry_id: uuid.UUID):
     waitlist.leave(entry_id, api_user())
+    return "", 204
+
+
+@bp.post("/waitlist/<uuid:entry_id>/accept")
+@api_auth()
+def accept_offer(entry_id: uuid.UUID):
+    """Accepting is checking out the offer's hold, which is already the caller's: the answer says where."""
+    offer = waitlist.open_offer(entry_id, api_user())
+    return jsonify({**offer, "checkout_url": url_for("web.checkout", hold_id=offer["hold_id"])})
+
+
+@bp.post("/waitlist/<uuid:entry_id>/decline")
+@api_auth()
+def decline_offer(entry_id: uuid.UUID):
+    """The offer's places go to the next in line at once, and the caller leaves this waitlist."""
+    waitlist.leave(entry_id, api_user(), only_offered=True)
     return "", 204

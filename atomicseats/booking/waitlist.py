@@ -160,16 +160,19 @@ def list_own(user: User, *, limit: int, cursor: dict[str, Any] | None, now: date
     return items, ({"seq": page[-1].seq} if len(rows) > limit else None)
 
 
-def leave(entry_id: uuid.UUID, user: User, now: datetime | None = None) -> None:
-    """Leave the waitlist; an open offer is released at once so its places pass to the next in line."""
+def leave(entry_id: uuid.UUID, user: User, now: datetime | None = None, *, only_offered: bool = False) -> None:
+    """Leave the waitlist; an open offer is released at once so its places pass to the next in line.
+
+    With ``only_offered`` this is declining an offer: 409 ``no_open_offer`` unless one is open.
+    """
     now = now or utcnow()
     with transaction() as session:
         entry = session.execute(
             text(
                 "UPDATE waitlist_entries SET status = 'left', updated_at = :now "
-                "WHERE id = :w AND user_id = :u AND status IN ('waiting', 'offered') RETURNING id"
+                "WHERE id = :w AND user_id = :u AND status = ANY(:open) RETURNING id"
             ),
-            {"w": entry_id, "u": user.id, "now": now},
+            {"w": entry_id, "u": user.id, "now": now, "open": ["offered"] if only_offered else ["waiting", "offered"]},
         ).first()
         if entry is None:
             exists = session.scalar(
@@ -177,6 +180,8 @@ def leave(entry_id: uuid.UUID, user: User, now: datetime | None = None) -> None:
             )
             if not exists:
                 raise NotFound("No such waitlist entry.")
+            if only_offered:
+                raise Conflict("This waitlist entry has no open offer.", code="no_open_offer")
             raise Conflict("This waitlist entry is no longer open.", code="not_waiting")
         offers = list(
             session.scalars(
@@ -185,6 +190,29 @@ def leave(entry_id: uuid.UUID, user: User, now: datetime | None = None) -> None:
         )
         ended = holds.end_holds(session, offers, "released", now)
     holds.after_holds_ended(ended, now, "hold_updated")
+
+
+def open_offer(entry_id: uuid.UUID, user: User, now: datetime | None = None) -> dict[str, Any]:
+    """The entry's open offer, to accept by checking out its hold: 404 if not the user's, 409 ``no_open_offer``."""
+    now = now or utcnow()
+    row = db.session.execute(
+        text(
+            "SELECT w.status, h.id AS hold_id, h.quantity, h.expires_at FROM waitlist_entries w "
+            "LEFT JOIN holds h ON h.waitlist_entry_id = w.id AND h.status = 'active' AND h.expires_at > :now "
+            "WHERE w.id = :w AND w.user_id = :u"
+        ),
+        {"w": entry_id, "u": user.id, "now": now},
+    ).first()
+    if row is None:
+        raise NotFound("No such waitlist entry.")
+    if row.status != "offered" or row.hold_id is None:
+        raise Conflict("This waitlist entry has no open offer.", code="no_open_offer")
+    return {
+        "hold_id": str(row.hold_id),
+        "quantity": row.quantity,
+        "expires_at": row.expires_at.isoformat(),
+        "expires_in": max(0, int((row.expires_at - now).total_seconds())),
+    }
 
 
 @dataclass(frozen=True)

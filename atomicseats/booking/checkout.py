@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from atomicseats import dbapi
 from atomicseats.booking import gate, holds, outbox, outcomes, payments, publish
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
-from atomicseats.booking.reconcile import lock_gates
+from atomicseats.booking.reconcile import gate_lock_key, lock_gates
 from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Expired, NotFound
@@ -181,39 +181,15 @@ def confirm_booking(booking_id: uuid.UUID | str, message_id: str | None = None, 
     """
     booking_id = uuid.UUID(str(booking_id))
     with transaction() as session:
-        booking = session.execute(
-            text(
-                "SELECT b.id, b.user_id, b.event_id, b.hold_id, b.status, b.total_cents, b.quantity, b.payment_token, "
-                "b.failure_reason, e.seating FROM bookings b JOIN events e ON e.id = b.event_id "
-                "WHERE b.id = :b FOR UPDATE OF b"
-            ),
-            {"b": booking_id},
-        ).first()
+        booking = dbapi.first(session, _LOCK_FOR_CONFIRM, {"b": str(booking_id), "now": now})
         if booking is None:
             raise NotFound("No such booking.")
         if booking.status != "pending":
             return Outcome(booking_id, booking.status, booking.failure_reason, changed=False)
-        if message_id is not None:
-            session.execute(
-                text(
-                    "INSERT INTO processed_messages (consumer, message_id, processed_at) VALUES (:c, :m, now()) "
-                    "ON CONFLICT DO NOTHING"
-                ),
-                {"c": CONFIRM_CONSUMER, "m": str(message_id)},
-            )
-        now = now or utcnow()
-        hold = session.execute(
-            text("SELECT id, status, waitlist_entry_id FROM holds WHERE id = :h FOR UPDATE"), {"h": booking.hold_id}
-        ).first()
-        seats = [dict(r._mapping) for r in session.execute(_HOLD_SEATS, {"h": booking.hold_id})]
-        valid = (
-            hold is not None
-            and hold.status == "checkout"
-            and len(seats) == booking.quantity
-            and all(s["hold_expires_at"] > now for s in seats)
-        )
+        now = booking.now
+        valid = booking.hold_status == "checkout" and booking.seat_count == booking.quantity and booking.seats_live
         if not valid:
-            result = _fail(session, booking, "hold_expired", now)
+            result = _fail(session, booking, "hold_expired", now, message_id)
         else:
             try:
                 charge = payments.provider().charge(booking.payment_token, booking.total_cents, str(booking.id))
@@ -221,11 +197,11 @@ def confirm_booking(booking_id: uuid.UUID | str, message_id: str | None = None, 
                 log.warning("booking %s: payment timed out", booking.id)
                 charge = None
             if charge is None:
-                result = _fail(session, booking, "payment_timeout", now)
+                result = _fail(session, booking, "payment_timeout", now, message_id)
             elif not charge.approved:
-                result = _fail(session, booking, charge.reason or "payment_declined", now)
+                result = _fail(session, booking, charge.reason or "payment_declined", now, message_id)
             else:
-                result = _confirm(session, booking, hold, seats, charge.reference, now)
+                result = _confirm(session, booking, charge.reference, now, message_id)
     result.publish(now)
     return result.outcome
 
@@ -260,48 +236,88 @@ class _Result:
         outcomes.announce(str(b.id))
 
 
-def _confirm(
-    session: Session, booking: Any, hold: Any, seats: list[dict], reference: str | None, now: datetime
-) -> _Result:
-    seat_ids = [s["id"] for s in seats]
-    lock_gates(session, [booking.event_id])  # the gate marks the seats booked after commit
-    session.execute(
-        text(
-            "INSERT INTO booking_seats (booking_id, seat_id, price_cents, active) "
-            "SELECT :b, s.id, s.price, true FROM unnest(CAST(:ids AS bigint[]), CAST(:prices AS int[])) AS s(id, price)"
-        ),
-        {"b": booking.id, "ids": seat_ids, "prices": [s["price_cents"] for s in seats]},
-    )
-    moved = session.execute(
-        text(
-            "UPDATE seats SET booking_id = :b, hold_id = NULL, hold_expires_at = NULL "
-            "WHERE hold_id = :h AND id = ANY(:ids)"
-        ),
-        {"b": booking.id, "h": booking.hold_id, "ids": seat_ids},
-    ).rowcount
+# A confirmation's reads and writes in two round trips, since a sale's confirmations wait on each other's:
+# lock the booking, its hold and the event's gate (shared) and read the held seats; then, once paid, write
+# everything. The expiry check uses the time after the locks were granted (clock_timestamp()).
+_LOCK_FOR_CONFIRM = dbapi.Statement(
+    "confirm_lock",
+    f"""
+    WITH b AS (
+      SELECT id, user_id, event_id, hold_id, status, total_cents, quantity, payment_token, failure_reason
+      FROM bookings WHERE id = %(b)s::uuid FOR UPDATE),
+    h AS (SELECT h.id, h.status, h.waitlist_entry_id FROM holds h JOIN b ON h.id = b.hold_id
+          WHERE b.status = 'pending' FOR UPDATE OF h)
+    SELECT b.*, e.seating, h.status AS hold_status, h.waitlist_entry_id,
+           coalesce(%(now)s::timestamptz, clock_timestamp()) AS now, held.*
+    FROM b JOIN events e ON e.id = b.event_id LEFT JOIN h ON true,
+    LATERAL (SELECT pg_advisory_xact_lock_shared({gate_lock_key("b.event_id")})) AS gate_lock,
+    LATERAL (
+      SELECT count(s.id) AS seat_count, array_agg(s.id ORDER BY s.id) AS seat_ids,
+             array_agg(COALESCE(sec.price_cents, e.price_cents) ORDER BY s.id) AS prices,
+             coalesce(bool_and(s.hold_expires_at > coalesce(%(now)s::timestamptz, clock_timestamp())), false)
+               AS seats_live
+      FROM seats s LEFT JOIN sections sec ON sec.id = s.section_id
+      WHERE s.hold_id = b.hold_id AND b.status = 'pending') AS held
+    """,
+)
+_CONFIRM = dbapi.Statement(
+    "confirm_write",
+    """
+    WITH processed AS (
+      INSERT INTO processed_messages (consumer, message_id, processed_at)
+      SELECT %(consumer)s::text, %(m)s::text, now() WHERE %(m)s::text IS NOT NULL ON CONFLICT DO NOTHING),
+    paid AS (
+      INSERT INTO booking_seats (booking_id, seat_id, price_cents, active)
+      SELECT %(b)s::uuid, s.id, s.price, true FROM unnest(%(ids)s::bigint[], %(prices)s::int[]) AS s(id, price)),
+    moved AS (
+      UPDATE seats SET booking_id = %(b)s::uuid, hold_id = NULL, hold_expires_at = NULL
+      WHERE hold_id = %(h)s::uuid AND id = ANY(%(ids)s::bigint[]) RETURNING id),
+    converted AS (
+      UPDATE holds SET status = 'converted', ended_at = %(now)s::timestamptz
+      WHERE id = %(h)s::uuid AND status = 'checkout'),
+    fulfilled AS (
+      UPDATE waitlist_entries SET status = 'fulfilled', updated_at = %(now)s::timestamptz WHERE id = %(w)s::uuid),
+    confirmed AS (
+      UPDATE bookings SET status = 'confirmed', confirmed_at = clock_timestamp(), updated_at = %(now)s::timestamptz,
+             payment_reference = %(ref)s::text
+      WHERE id = %(b)s::uuid AND status = 'pending')
+    SELECT count(*) AS moved FROM moved
+    """,
+)
+
+
+def _confirm(session: Session, booking: Any, reference: str | None, now: datetime, message_id: str | None) -> _Result:
+    seat_ids = list(booking.seat_ids)
+    moved = dbapi.first(
+        session,
+        _CONFIRM,
+        {
+            "consumer": CONFIRM_CONSUMER,
+            "m": message_id,
+            "b": str(booking.id),
+            "h": str(booking.hold_id),
+            "w": str(booking.waitlist_entry_id) if booking.waitlist_entry_id else None,
+            "ids": seat_ids,
+            "prices": list(booking.prices),
+            "ref": reference,
+            "now": now,
+        },
+    ).moved
     if moved != len(seat_ids):  # cannot happen under the row locks above; refuse rather than sell short
         raise RuntimeError(f"booking {booking.id}: {moved} of {len(seat_ids)} seats moved")
-    session.execute(
-        text("UPDATE holds SET status = 'converted', ended_at = :now WHERE id = :h AND status = 'checkout'"),
-        {"h": booking.hold_id, "now": now},
-    )
-    if hold.waitlist_entry_id:
-        session.execute(
-            text("UPDATE waitlist_entries SET status = 'fulfilled', updated_at = :now WHERE id = :w"),
-            {"w": hold.waitlist_entry_id, "now": now},
-        )
-    session.execute(
-        text(
-            "UPDATE bookings SET status = 'confirmed', confirmed_at = clock_timestamp(), updated_at = :now, "
-            "payment_reference = :ref WHERE id = :b AND status = 'pending'"
-        ),
-        {"b": booking.id, "now": now, "ref": reference},
-    )
     _notify(session, booking, "booking_confirmed")
     return _Result(Outcome(booking.id, "confirmed"), booking, seat_ids)
 
 
-def _fail(session: Session, booking: Any, reason: str, now: datetime) -> _Result:
+def _fail(session: Session, booking: Any, reason: str, now: datetime, message_id: str | None) -> _Result:
+    if message_id is not None:
+        session.execute(
+            text(
+                "INSERT INTO processed_messages (consumer, message_id, processed_at) VALUES (:c, :m, now()) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"c": CONFIRM_CONSUMER, "m": str(message_id)},
+        )
     ended = holds.end_holds(session, [booking.hold_id], "expired", now)
     session.execute(
         text(

@@ -3,10 +3,12 @@
 The Procfile, the Docker image, the tests and the benches all start gunicorn from the repository root with
 only a bind address, so this file is the one shipped configuration of the web tier.
 
-One gthread worker per CPU by default (``WEB_CONCURRENCY``): a worker's Python runs on one core at a time
-(the GIL), so a single worker left the second core to PostgreSQL and the pipeline at best, and at worst
-queued every request of a sale behind one interpreter. Several workers need no sticky sessions: the seat
-map speaks Socket.IO over WebSocket only, and live updates reach every process through Redis.
+One gthread worker per CPU but one by default (``WEB_CONCURRENCY``): a worker's Python runs on one core at a
+time (the GIL), so more cores want more workers, but the web tier shares the machine with the confirmation
+workers, PostgreSQL and Redis, and a sale's polling buyers keep every web worker busy. On two cores a second
+web worker took the pipeline's core and confirmations waited 20 times longer (docs/decisions/0015). Several
+workers need no sticky sessions: the seat map talks to the realtime process over WebSocket, and live
+updates reach every process through Redis.
 
 Each worker is kept on one CPU. Its threads share one GIL, so the worker runs Python on one core at a time
 anyway, but every blocking call (a PostgreSQL statement, a Redis command, the client's socket) hands the GIL
@@ -26,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
+workers = int(os.environ.get("WEB_CONCURRENCY") or max(1, len(os.sched_getaffinity(0)) - 1))
 threads = int(os.environ.get("WEB_THREADS", "100"))
 control_socket_disable = True  # two servers on one machine would fight over ~/.gunicorn's socket
 # Idle keep-alive connections wait in the worker's poller, not on a thread; gunicorn's 2 s default made

@@ -183,6 +183,7 @@ class SaleStack:
             self.others.append(Process(f"dispatcher-{i + 1}", argv, self.env, self.log_dir).start())
         for _ in range(workers):
             self.start_worker()
+        self.start_worker("notifications")
         # A consumer group takes seconds to form: measure the sale, not the pipeline's cold start.
         wait_for(
             lambda: "none" not in self.partitions_per_dispatcher().values(), 60, "every dispatcher to get partitions"
@@ -195,13 +196,15 @@ class SaleStack:
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
         subprocess.run([*flask, "seed-volume"], cwd=ROOT, env=env, check=True)
 
-    def start_worker(self) -> Process:
-        """An RQ worker as jobs.py expects it (SimpleWorker: the app is built once per process)."""
+    def start_worker(self, queue: str = "bookings") -> Process:
+        """An RQ worker as the Procfile's ``worker:`` (bookings) or ``mailer:`` (notifications) line runs it."""
         self._worker_serial += 1
         prefix = self.env["REDIS_PREFIX"]
         argv = [str(VENV_BIN / "rq"), "worker", "--url", self.redis_url, "-w", "rq.worker.SimpleWorker"]
-        argv += ["--with-scheduler", "--name", f"{prefix}worker-{self._worker_serial}"]
-        argv += [prefix + "bookings", prefix + "notifications"]
+        argv += ["--maintenance-interval", "30", "--name", f"{prefix}worker-{self._worker_serial}"]
+        if queue == "notifications":
+            argv.append("--with-scheduler")
+        argv.append(prefix + queue)
         proc = Process(f"rq-worker-{self._worker_serial}", argv, self.env, self.log_dir).start()
         self.workers.append(proc)
         return proc
@@ -804,7 +807,9 @@ def main() -> None:
     parser.add_argument("--sales", type=int, default=1, help="sales one after another on the same database")
     parser.add_argument("--volume", action="store_true", help=f"start from a copy of {VOLUME_TEMPLATE} (history)")
     parser.add_argument("--web", type=int, default=1, help="web (gunicorn) processes; buyers are spread round robin")
-    parser.add_argument("--workers", type=int, default=1, help="RQ worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="RQ workers on the bookings queue, as dev.sh runs them (plus one mailer)"
+    )
     parser.add_argument("--dispatchers", type=int, default=1, help="Kafka dispatcher processes (one consumer group)")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="the buyers stop after this long")
     args = parser.parse_args()

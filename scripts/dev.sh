@@ -73,4 +73,5 @@ cat <<EOT
 [dev] Mail sink: 127.0.0.1:$MAIL_PORT, messages in $MAIL_SINK_DIR/*.eml
 [dev] ------------------------------------------------------------------
 EOT
-exec .venv/bin/honcho start -f Procfile
+# Confirmations run in RQ_BOOKING_WORKERS processes side by side (docs/decisions/0015-confirmations-first.md).
+exec .venv/bin/honcho start -f Procfile -c "worker=${RQ_BOOKING_WORKERS:-2}"

@@ -15,7 +15,7 @@ import yaml
 
 from tests.services import ROOT
 
-APP_SERVICES = {"web", "realtime", "dispatcher", "worker", "scheduler"}
+APP_SERVICES = {"web", "realtime", "dispatcher", "worker", "mailer", "scheduler"}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,10 @@ def test_every_process_and_backing_service_is_there(services: dict[str, Any]) ->
     assert realtime[0].removeprefix("sh -c exec ") == realtime[1].strip().removeprefix(".venv/bin/"), realtime
     assert "pipeline dispatcher" in _command(services["dispatcher"])
     assert "pipeline scheduler" in _command(services["scheduler"])
-    assert "rq worker" in _command(services["worker"])
+    # Confirmations and emails on workers of their own: an email never stands before a confirmation.
+    for name, queue in (("worker", "bookings"), ("mailer", "notifications")):
+        for command in (_command(services[name]), procfile[name]):
+            assert "rq worker" in command and command.rstrip().rstrip("\"").endswith(queue), command
     assert "atomicseats.smtp_sink" in _command(services["smtp"])
 
 

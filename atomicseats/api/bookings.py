@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from flask import jsonify, request
-from sqlalchemy import text
 
 from atomicseats.api import bp
 from atomicseats.api.common import (
@@ -19,9 +18,9 @@ from atomicseats.api.common import (
 )
 from atomicseats.auth import api_auth, api_user
 from atomicseats.booking import checkout
-from atomicseats.exceptions import Conflict, Invalid, NotFound
-from atomicseats.extensions import db
+from atomicseats.exceptions import Invalid
 from atomicseats.models.bookings import BOOKING_STATUSES
+from atomicseats.pipeline import dead_letters as dead_letter_service
 
 
 @bp.post("/bookings")
@@ -86,54 +85,13 @@ def dead_letters():
     flag = request.args.get("all", "0")
     if flag not in ("0", "1", "true", "false"):
         raise Invalid.field("all", "must be 0, 1, true or false")
-    show_all = flag in ("1", "true")
-    rows = db.session.execute(
-        text(
-            "SELECT id, kind, message_id, payload, error, attempts, created_at, replayed_at FROM dead_letters "
-            f"WHERE (:all OR replayed_at IS NULL) {'AND id < :c' if cursor else ''} ORDER BY id DESC LIMIT :n"
-        ),
-        {"all": show_all, "c": int(cursor.get("id", 0)) if cursor else None, "n": limit + 1},
-    ).all()
-    items = [
-        {
-            "id": r.id,
-            "kind": r.kind,
-            "message_id": r.message_id,
-            "payload": r.payload,
-            "error": r.error,
-            "attempts": r.attempts,
-            "created_at": r.created_at.isoformat(),
-            "replayed_at": r.replayed_at.isoformat() if r.replayed_at else None,
-        }
-        for r in rows[:limit]
-    ]
-    next_cursor = encode_cursor({"id": rows[limit - 1].id}) if len(rows) > limit else None
-    return jsonify({"items": items, "next_cursor": next_cursor})
+    before_id = int(cursor.get("id", 0)) if cursor else None
+    items, next_id = dead_letter_service.page(limit, before_id, include_replayed=flag in ("1", "true"))
+    return jsonify({"items": items, "next_cursor": encode_cursor({"id": next_id}) if next_id else None})
 
 
 @bp.post("/admin/dead-letters/<int:letter_id>/replay")
 @api_auth("admin")
 def replay_dead_letter(letter_id: int):
     """Send a parked message again (a fresh job with the usual retries); 409 if it was replayed already."""
-    from atomicseats.pipeline import jobs
-
-    row = db.session.execute(
-        text(
-            "UPDATE dead_letters SET replayed_at = now() WHERE id = :id AND replayed_at IS NULL "
-            "RETURNING id, kind, message_id, payload"
-        ),
-        {"id": letter_id},
-    ).first()
-    if row is None:
-        exists = db.session.scalar(text("SELECT 1 FROM dead_letters WHERE id = :id"), {"id": letter_id})
-        db.session.rollback()
-        if not exists:
-            raise NotFound("No such dead letter.")
-        raise Conflict("This dead letter was already replayed.", code="already_replayed")
-    try:
-        jobs.enqueue_notification(row.payload, row.message_id, job_id=f"notify-{row.message_id}-replay-{row.id}")
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return jsonify({"id": row.id, "status": "replayed"}), 202
+    return jsonify({"id": dead_letter_service.replay(letter_id), "status": "replayed"}), 202

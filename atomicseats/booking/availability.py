@@ -88,7 +88,7 @@ def live_counts(event_id: int, now: datetime, known: gate.GateCounts | None = No
     in PostgreSQL each time. Callers fall back to :func:`counts` on None.
     """
     try:
-        c = known or gate.counts(event_id, int(now.timestamp() * 1000))
+        c = known or gate.counts(event_id, gate.epoch_ms(now))
     except gate.GateUnavailable:
         return None
     if c.capacity is None:

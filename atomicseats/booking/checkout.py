@@ -63,10 +63,6 @@ def new_reference() -> str:
     return "AS-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 _HOLD_SEATS = text(
     """
     SELECT s.id, s.label, sec.name AS section, COALESCE(sec.price_cents, e.price_cents) AS price_cents,
@@ -163,10 +159,10 @@ def _start(
 def _extend_gate(hold: Any, seat_ids: list[int], until: datetime, now: datetime) -> None:
     try:
         if hold.seating == "general":
-            gate.places_of_owner(hold.event_id, "extend", str(hold.id), len(seat_ids), _ms(until))
+            gate.places_of_owner(hold.event_id, "extend", str(hold.id), len(seat_ids), gate.epoch_ms(until))
         else:
-            gate.extend_seats(hold.event_id, seat_ids, str(hold.id), _ms(until))
-        gate.mark_pending(hold.event_id, str(hold.id), len(seat_ids), _ms(until), _ms(now))
+            gate.extend_seats(hold.event_id, seat_ids, str(hold.id), gate.epoch_ms(until))
+        gate.mark_pending(hold.event_id, str(hold.id), len(seat_ids), gate.epoch_ms(until), gate.epoch_ms(now))
     except gate.GateUnavailable:
         pass  # reconciliation rebuilds the gate from PostgreSQL, which already has the new expiry
 
@@ -226,7 +222,7 @@ class _Result:
                     gate.book_seats(b.event_id, self.seat_ids, str(b.hold_id))
             except gate.GateUnavailable:
                 pass
-            publish.seat_status(b.event_id, [(s, "booked") for s in self.seat_ids], _ms(now))
+            publish.seat_status(b.event_id, [(s, "booked") for s in self.seat_ids], gate.epoch_ms(now))
         elif self.ended is not None:
             holds.after_holds_ended(self.ended, now, "hold_updated")
         body = {"id": str(b.id), "status": self.outcome.status, "event_id": b.event_id}
@@ -383,7 +379,7 @@ def cancel_booking(booking_id: uuid.UUID, user: User, now: datetime | None = Non
         _notify(session, booking, "booking_cancelled")
     with contextlib.suppress(gate.GateUnavailable):
         gate.unbook_seats(booking.event_id, seat_ids)
-    publish.seat_status(booking.event_id, [(s, "available") for s in seat_ids], _ms(now))
+    publish.seat_status(booking.event_id, [(s, "available") for s in seat_ids], gate.epoch_ms(now))
     publish.to_user(booking.user_id, "booking_updated", {"id": str(booking.id), "status": "cancelled"})
     return booking_view(booking.id)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 from redis.commands.core import Script
@@ -27,6 +28,11 @@ from atomicseats.extensions import redis_ext
 
 class GateUnavailable(Exception):
     pass
+
+
+def epoch_ms(moment: datetime) -> int:
+    """A time as the gate scores it: milliseconds since the epoch."""
+    return int(moment.timestamp() * 1000)
 
 
 _CLAIM_SEATS = """

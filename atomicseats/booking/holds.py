@@ -88,10 +88,6 @@ class EndedHolds:
     seats_by_hold: dict[uuid.UUID, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 # The statements every hold runs go straight to psycopg2 (atomicseats/dbapi.py), hence ``%(name)s``.
 _EVENT_SQL = (
     "SELECT id, status, seating, hold_seconds, max_per_order, ends_at, price_cents, host_id "
@@ -315,7 +311,7 @@ def after_claim(event_id: int, claim: Claim, now: datetime) -> None:
     if claim.gate_claim and claim.gate_claim[0] == "places" and claim.gate_claim[1] != len(claim.seats):
         reconcile_event(event_id)
     after_holds_ended(claim.freed, now, "hold_expired")
-    publish.seat_status(event_id, [(s["id"], "held") for s in claim.seats], _ms(now), claim.gate_counts)
+    publish.seat_status(event_id, [(s["id"], "held") for s in claim.seats], gate.epoch_ms(now), claim.gate_counts)
 
 
 def sale_event(session: Session, event_id: int) -> Any:
@@ -388,7 +384,8 @@ def _gate_claim(
     """Fast path: the counts after Redis took the claim (None: Redis unavailable, PostgreSQL decides alone);
     raises 409 if Redis knows a seat is taken."""
     try:
-        taken, counts = gate.claim_seats(event_id, seat_ids, str(hold_id), _ms(expires_at), _ms(now))
+        expires_ms, now_ms = gate.epoch_ms(expires_at), gate.epoch_ms(now)
+        taken, counts = gate.claim_seats(event_id, seat_ids, str(hold_id), expires_ms, now_ms)
     except gate.GateUnavailable:
         return None
     if taken:
@@ -400,7 +397,8 @@ def _gate_places(
     event_id: int, hold_id: uuid.UUID, quantity: int, expires_at: datetime, now: datetime, allow_partial: bool
 ) -> tuple[int, int] | None:
     try:
-        return gate.claim_places(event_id, quantity, str(hold_id), _ms(expires_at), _ms(now), allow_partial)
+        expires_ms, now_ms = gate.epoch_ms(expires_at), gate.epoch_ms(now)
+        return gate.claim_places(event_id, quantity, str(hold_id), expires_ms, now_ms, allow_partial)
     except gate.GateUnavailable:
         return None
 
@@ -424,7 +422,7 @@ def _refuse_from_gate(event_id: int, request: HoldRequest, now: datetime) -> Non
     goes on to the two gates as before, so this only ever answers earlier, never differently about seats.
     """
     try:
-        peek = gate.peek(event_id, _ms(now), request.seat_ids or ())
+        peek = gate.peek(event_id, gate.epoch_ms(now), request.seat_ids or ())
     except gate.GateUnavailable:
         return
     if peek is None:  # not built (a draft, or Redis was wiped): PostgreSQL decides
@@ -566,7 +564,7 @@ def after_holds_ended(ended: EndedHolds, now: datetime, user_event: str) -> None
                 gate.release_seats(hold.event_id, seat_ids, str(hold.id))
         except gate.GateUnavailable:
             pass
-        publish.seat_status(hold.event_id, [(s, "available") for s in seat_ids], _ms(now))
+        publish.seat_status(hold.event_id, [(s, "available") for s in seat_ids], gate.epoch_ms(now))
         publish.to_user(hold.user_id, user_event, {"id": str(hold.id), "event_id": hold.event_id})
 
 

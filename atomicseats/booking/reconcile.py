@@ -91,13 +91,13 @@ def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | 
     with transaction() as session:
         lock_gate_for_rebuild(session, event_id)
         now = now or utcnow()  # after the wait for the lock
-        now_ms = int(now.timestamp() * 1000)
+        now_ms = gate.epoch_ms(now)
         seating, capacity = session.execute(
             text("SELECT seating, (SELECT count(*) FROM seats WHERE event_id = :e) FROM events WHERE id = :e"),
             {"e": event_id},
         ).one()
         pending = {
-            f"{hold_id}:{places}": int(expires_at.timestamp() * 1000)
+            f"{hold_id}:{places}": gate.epoch_ms(expires_at)
             for hold_id, places, expires_at in session.execute(
                 text(
                     "SELECT id, quantity, expires_at FROM holds "
@@ -117,7 +117,7 @@ def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | 
             if booking_id is not None:
                 booked.append(seat_id)
                 continue
-            score = int(expires_at.timestamp() * 1000)
+            score = gate.epoch_ms(expires_at)
             if seating == "general":
                 members = per_hold.setdefault(str(hold_id), [])
                 members.append(score)

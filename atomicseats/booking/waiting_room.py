@@ -220,17 +220,13 @@ def _keys(event_id: int) -> list[str]:
     return [redis_ext.key(tag, name) for name in ("pre", "q", "meta", "adm", "admx", "ip")]
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _forget_at(room: Room) -> int:
     """When Redis may drop the room (ms): a day after the event ends, when nobody reads its queue any more."""
-    return _ms(room.ends_at + FORGET_AFTER_END)
+    return gate.epoch_ms(room.ends_at + FORGET_AFTER_END)
 
 
 def _cfg(name: str) -> Any:
@@ -335,7 +331,7 @@ def check_admission(event_id: int, user_id: int, token: str | None, now: datetim
     state = _admission_state(event_id, user_id, place)
     if state == "u":
         raise AdmissionRefused("The admission token has already been used for a hold.", code="admission_token_used")
-    if state == "x" or expires_ms <= _ms(now):
+    if state == "x" or expires_ms <= gate.epoch_ms(now):
         raise AdmissionRefused(
             "The admission token has expired: the turn passed to the next in line. " + how,
             code="admission_token_expired",
@@ -359,7 +355,8 @@ def _admission_state(event_id: int, user_id: int, place: int) -> str | None:
     if row is None or row.seq != place:
         return None
     state = "u" if row.used_at else "a"
-    _script(_ADMIT)(keys=[keys[1], keys[2], keys[3], keys[4]], args=[user_id, place, _ms(row.expires_at), state])
+    expires_ms = gate.epoch_ms(row.expires_at)
+    _script(_ADMIT)(keys=[keys[1], keys[2], keys[3], keys[4]], args=[user_id, place, expires_ms, state])
     return state
 
 
@@ -372,7 +369,7 @@ def mark_used(admission: Admission, now: datetime | None = None) -> None:
     keys = _keys(admission.event_id)
     _script(_ADMIT)(
         keys=[keys[1], keys[2], keys[3], keys[4]],
-        args=[admission.user_id, admission.place, _ms(row.expires_at), "u"],
+        args=[admission.user_id, admission.place, gate.epoch_ms(row.expires_at), "u"],
     )
 
 
@@ -402,8 +399,8 @@ def join(event_id: int, user_id: int, ip: str = "", now: datetime | None = None)
         keys=[*keys[:4], keys[5]],
         args=[
             user_id,
-            _ms(now),
-            _ms(room.opens_at),
+            gate.epoch_ms(now),
+            gate.epoch_ms(room.opens_at),
             secrets.randbits(LOTTERY_BITS),
             ip,
             _cfg("WAITING_ROOM_MAX_PER_IP"),
@@ -423,7 +420,7 @@ def _view(room: Room, user_id: int, kind: str, value: str, head: int, sold_out: 
     base = {"event_id": room.event_id, "ticket": ticket_for(room.event_id, user_id), "opens_at": room.opens_at}
     if kind == "adm":
         place, expires_ms, flag = value.split(":")
-        used, lapsed = flag == "u", flag == "x" or (flag == "a" and int(expires_ms) <= _ms(now))
+        used, lapsed = flag == "u", flag == "x" or (flag == "a" and int(expires_ms) <= gate.epoch_ms(now))
         return QueueState(
             **base,
             status="expired" if lapsed else "admitted",
@@ -492,8 +489,8 @@ def admit(room: Room, now: datetime) -> TickResult:
     opened, lapsed, head, waiting, flat = _script(_BUDGET)(
         keys=keys[:5],
         args=[
-            _ms(now),
-            _ms(room.opens_at),
+            gate.epoch_ms(now),
+            gate.epoch_ms(room.opens_at),
             room.admit_per_minute,
             burst,
             "1" if sold_out else "0",
@@ -517,12 +514,12 @@ def admit(room: Room, now: datetime) -> TickResult:
             r = recorded[user_id]  # a row from before a wipe keeps its first place, deadline and use
             fresh = r.used_at is None and r.expires_at > now
             state = "u" if r.used_at else ("a" if fresh else "x")
-            args += [user_id, r.seq, _ms(r.expires_at), state]
+            args += [user_id, r.seq, gate.epoch_ms(r.expires_at), state]
             if fresh and r.seq == place:
                 admitted.append(user_id)
         head, waiting = _script(_ADMIT)(keys=keys[1:5], args=args)
         for user_id in admitted:
-            view = _view(room, user_id, "adm", f"{recorded[user_id].seq}:{_ms(expires)}:a", head, False, now)
+            view = _view(room, user_id, "adm", f"{recorded[user_id].seq}:{gate.epoch_ms(expires)}:a", head, False, now)
             publish.to_user(user_id, "queue_admitted", view.to_dict())
     result = TickResult(room.event_id, admitted, [int(u) for u in lapsed], int(head), int(waiting), sold_out)
     if opened:
@@ -533,7 +530,7 @@ def admit(room: Room, now: datetime) -> TickResult:
 def _sold_out(event_id: int, now: datetime) -> bool:
     """Every place booked and none held (a held place may still come back): nobody still waiting can buy."""
     try:
-        counts = gate.counts(event_id, _ms(now))
+        counts = gate.counts(event_id, gate.epoch_ms(now))
         if counts.capacity is not None:
             return counts.booked >= counts.capacity
     except gate.GateUnavailable:
@@ -569,7 +566,7 @@ def _announce(room: Room, result: TickResult, now: datetime) -> None:
             "waiting": result.waiting,
             "admit_per_minute": room.admit_per_minute,
             "sold_out": result.sold_out,
-            "sent_at_ms": _ms(now),
+            "sent_at_ms": gate.epoch_ms(now),
         },
         [publish.user_room(u) for u in users],
     )

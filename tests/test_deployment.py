@@ -49,7 +49,7 @@ def test_every_process_and_backing_service_is_there(services: dict[str, Any]) ->
     # Confirmations and emails on workers of their own: an email never stands before a confirmation.
     for name, queue in (("worker", "bookings"), ("mailer", "notifications")):
         for command in (_command(services[name]), procfile[name]):
-            assert "rq worker" in command and command.rstrip().rstrip("\"").endswith(queue), command
+            assert "rq worker" in command and command.rstrip().rstrip('"').endswith(queue), command
     assert "atomicseats.smtp_sink" in _command(services["smtp"])
 
 

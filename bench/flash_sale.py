@@ -294,6 +294,10 @@ def create_event(url: str, host_token: str, rows_per_section: int = ROWS_PER_SEC
             for s, (name, price) in enumerate(SECTIONS)
         ],
     }
+    return _publish_new_event(url, host_token, body)
+
+
+def _publish_new_event(url: str, host_token: str, body: dict[str, Any]) -> int:
     client = Http(url)
     status, created, _ = client.call("POST", "/api/v1/events", host_token, body)
     assert status == 201, created
@@ -315,13 +319,7 @@ def create_ga_event(url: str, host_token: str) -> int:
         "starts_at": starts.isoformat(),
         "ends_at": (starts + timedelta(hours=3)).isoformat(),
     }
-    client = Http(url)
-    status, created, _ = client.call("POST", "/api/v1/events", host_token, body)
-    assert status == 201, created
-    status, published, _ = client.call("POST", f"/api/v1/events/{created['id']}/publish", host_token)
-    assert status == 200, published
-    client.close()
-    return created["id"]
+    return _publish_new_event(url, host_token, body)
 
 
 @dataclass

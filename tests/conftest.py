@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -50,9 +51,9 @@ def run_dir(run_id: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def database_url(run_id: str) -> Iterator[str]:
-    name = f"atomicseats_test_{run_id}"
+@contextmanager
+def own_database(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for as long as the block runs (its URL), dropped afterwards."""
     admin = psycopg2.connect(PG_ADMIN_DSN)
     admin.autocommit = True
     with admin.cursor() as cur:
@@ -63,6 +64,12 @@ def database_url(run_id: str) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(run_id: str) -> Iterator[str]:
+    with own_database(f"atomicseats_test_{run_id}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

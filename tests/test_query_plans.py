@@ -28,7 +28,7 @@ from atomicseats.config import TestConfig, sqlalchemy_url
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
 from atomicseats.pipeline import recovery
-from tests.conftest import PG_ADMIN_DSN, PG_BASE_URL, wipe_redis
+from tests.conftest import own_database, wipe_redis
 from tests.factories import ApiClient, Factory, reserved_sections
 
 HISTORY = history.Volume().scaled(0.01)  # 10 past events of 1,100 seats, 1,000 users, ... per batch
@@ -85,17 +85,8 @@ class _Recorder:
 
 @pytest.fixture(scope="module")
 def plans_db(run_id: str) -> Iterator[str]:
-    name = f"atomicseats_plans_{run_id}"
-    admin = psycopg2.connect(PG_ADMIN_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_BASE_URL}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with own_database(f"atomicseats_plans_{run_id}") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -274,3 +274,37 @@ def scheduler(server_env: dict[str, str], run_dir: Path, app) -> Iterator[Proces
     proc = start_flask_command("scheduler", ["pipeline", "scheduler"], server_env, run_dir)
     yield proc
     proc.stop()
+
+
+# The stack of background processes, one per run for every test that needs it (pipeline and browser tests
+# alike; the classes are in tests/pipeline/conftest.py).
+
+
+@pytest.fixture(scope="session")
+def pipeline_env(server_env: dict[str, str]) -> dict[str, str]:
+    from tests.pipeline.conftest import REDRIVE_AFTER_SECONDS, SLOW_CARD_SECONDS
+
+    return {
+        **server_env,
+        "REDRIVE_AFTER_SECONDS": str(REDRIVE_AFTER_SECONDS),
+        "PAYMENT_SLOW_SECONDS": str(SLOW_CARD_SECONDS),
+        "EMAIL_RETRY_INTERVALS": "1,1",
+        "RATELIMIT_ENABLED": "false",
+    }
+
+
+@pytest.fixture(scope="session")
+def pipeline(pipeline_env: dict[str, str], run_dir: Path, app):
+    from tests.pipeline.conftest import Pipeline
+
+    stack = Pipeline(pipeline_env, run_dir)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def mailbox(mail_dir: Path):
+    from tests.pipeline.conftest import Mailbox
+
+    return Mailbox(mail_dir)

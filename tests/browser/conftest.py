@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.factories import PASSWORD
-from tests.pipeline.conftest import mailbox, pipeline, pipeline_env  # noqa: F401  (the shared stack fixtures)
 from tests.services import ROOT
 
 CHROMIUM = "/usr/lib/chromium/chromium" if Path("/usr/lib/chromium/chromium").exists() else "/usr/bin/chromium"

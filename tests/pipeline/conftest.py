@@ -1,5 +1,10 @@
 """The real pipeline for tests: the dispatcher (with the outbox relay), an RQ worker and the scheduler run as
-subprocesses on this run's database, Redis prefix, Kafka broker and SMTP sink, with short timings."""
+subprocesses on this run's database, Redis prefix, Kafka broker and SMTP sink, with short timings.
+
+The ``pipeline``, ``pipeline_env`` and ``mailbox`` fixtures live in tests/conftest.py, so that the browser tests
+and these share one stack: two would be two dispatchers and two workers on the same queues, and a test that
+needs its own worker to take a job would see the other stack's worker take it.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +22,6 @@ from tests.services import VENV_BIN, Process, start_flask_command, wait_for
 
 REDRIVE_AFTER_SECONDS = 10
 SLOW_CARD_SECONDS = 4
-
-
-@pytest.fixture(scope="session")
-def pipeline_env(server_env: dict[str, str]) -> dict[str, str]:
-    return {
-        **server_env,
-        "REDRIVE_AFTER_SECONDS": str(REDRIVE_AFTER_SECONDS),
-        "PAYMENT_SLOW_SECONDS": str(SLOW_CARD_SECONDS),
-        "EMAIL_RETRY_INTERVALS": "1,1",
-        "RATELIMIT_ENABLED": "false",
-    }
 
 
 class Pipeline:
@@ -107,14 +101,6 @@ class Pipeline:
         return "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in (self.dispatcher, *self.workers, self.scheduler) if p)
 
 
-@pytest.fixture(scope="session")
-def pipeline(pipeline_env: dict[str, str], run_dir: Path, app) -> Iterator[Pipeline]:
-    stack = Pipeline(pipeline_env, run_dir)
-    stack.start()
-    yield stack
-    stack.stop()
-
-
 @pytest.fixture(autouse=True)
 def _clean_dead_letters(app) -> Iterator[None]:
     yield
@@ -135,11 +121,6 @@ class Mailbox:
         return wait_for(
             lambda: (msgs := self.to(address)) and len(msgs) >= count and msgs, timeout, f"{count} emails to {address}"
         )
-
-
-@pytest.fixture(scope="session")
-def mailbox(mail_dir: Path) -> Mailbox:
-    return Mailbox(mail_dir)
 
 
 def body_text(message: EmailMessage) -> str:

@@ -65,6 +65,8 @@ class Crowd:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
+            if not self.loop.is_running():
+                self.loop.close()  # an unclosed loop warns when collected, and the suite turns warnings into errors
 
     def call(self, coro: Coroutine, timeout: float) -> Any:
         future: Future = asyncio.run_coroutine_threadsafe(coro, self.loop)

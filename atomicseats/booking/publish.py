@@ -124,13 +124,13 @@ def current_availability(event_id: int, now_ms: int, known: gate.GateCounts | No
     the caller's transaction). None only when Redis is unreachable, and then the update cannot be sent anyway.
     """
     now = datetime.fromtimestamp(now_ms / 1000, UTC)
+    try:
+        known = known or gate.counts(event_id, now_ms)
+    except gate.GateUnavailable:
+        return None
     counts = availability.live_counts(event_id, now, known)
     if counts is not None:
         return counts
-    try:
-        gate.counts(event_id, now_ms)
-    except gate.GateUnavailable:
-        return None
     with db.engine.connect() as connection:
         return availability.counts(connection, event_id, now)
 

@@ -111,6 +111,7 @@ class Seat(db.Model):
         CheckConstraint(f"kind IN {SEAT_KINDS!r}", name="kind_known"),
         CheckConstraint("(hold_id IS NULL) = (hold_expires_at IS NULL)", name="hold_has_expiry"),
         CheckConstraint("hold_id IS NULL OR booking_id IS NULL", name="held_or_booked"),
+        CheckConstraint("for_sale OR (hold_id IS NULL AND booking_id IS NULL)", name="off_sale_unclaimed"),
         Index("ix_seats_event_id_id", "event_id", "id"),
         Index("ix_seats_hold_id", "hold_id", postgresql_where="hold_id IS NOT NULL"),
         Index("ix_seats_booking_id", "booking_id", postgresql_where="booking_id IS NOT NULL"),
@@ -125,6 +126,8 @@ class Seat(db.Model):
     x: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     y: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     kind: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    # False for a seat the host keeps off sale: it is drawn on the map but never held or booked.
+    for_sale: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("holds.id", ondelete="SET NULL"))
     hold_expires_at: Mapped[datetime | None]
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))

@@ -60,10 +60,18 @@ class IdempotencyKey(db.Model):
 
 
 class DeadLetter(db.Model):
-    """A message that failed every retry (say, an email the SMTP server kept refusing), kept for an admin."""
+    """A job that failed every retry (an email the SMTP server kept refusing, a confirmation that kept raising),
+    kept for an admin to read and replay. ``message_id`` names what the job acts on (the email's message id,
+    the booking id)."""
 
     __tablename__ = "dead_letters"
-    __table_args__ = (Index("ix_dead_letters_open", "id", postgresql_where="replayed_at IS NULL"),)
+    __table_args__ = (
+        Index("ix_dead_letters_open", "created_at", "id", postgresql_where="replayed_at IS NULL"),
+        Index("ix_dead_letters_created", "created_at", "id"),
+        Index("ix_dead_letters_kind", "kind", "created_at", "id"),
+        Index("ix_dead_letters_event", "event_id", "created_at", "id"),
+        Index("ix_dead_letters_message_id", "message_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
@@ -71,5 +79,7 @@ class DeadLetter(db.Model):
     payload: Mapped[dict] = mapped_column(JSONB)
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    event_id: Mapped[int | None] = mapped_column(BigInteger)  # from the payload, for the admin list's filter
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     replayed_at: Mapped[datetime | None]
+    replayed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

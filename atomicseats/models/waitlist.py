@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -29,6 +30,7 @@ class WaitlistEntry(db.Model):
     __table_args__ = (
         CheckConstraint(f"status IN {WAITLIST_STATUSES!r}", name="status_known"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("max_price_cents >= 0", name="max_price_not_negative"),
         Index(
             "uq_waitlist_open_per_user_event",
             "user_id",
@@ -46,6 +48,10 @@ class WaitlistEntry(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     quantity: Mapped[int] = mapped_column(Integer)
     accept_partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Preferences an offer must respect (NULL: any section, any price); decision 0017.
+    section_ids: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+    together: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    max_price_cents: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="waiting", server_default="waiting")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())

@@ -2,6 +2,9 @@
 
 A pure function over a snapshot of the seat map, so it is tested without a database; the chosen
 seats are then claimed like any picked by hand, and a lost race simply chooses again.
+
+Wheelchair spaces and their companion seats are kept for those who ask for them: an ordinary request never
+takes one, and an ``accessible`` request takes only them, a wheelchair space together with its companion.
 """
 
 from __future__ import annotations
@@ -32,9 +35,14 @@ def choose_block(
 ) -> list[int] | None:
     """Seat ids of the best block of ``quantity`` adjacent free seats, or None if there is none.
 
+    ``accessible``: the block is made of wheelchair spaces and companion seats only, has at least one
+    wheelchair space, and (when it has more than one seat) every wheelchair space in it sits beside a
+    companion seat of the block, so that a wheelchair user is never seated apart from their companion.
+
     Ranking, most important first: leaves no single free seat stranded beside taken ones (when some
-    block manages that); the section (host's order for ``best``, price for ``cheapest``); the row
-    (front first); closeness to the row's centre.
+    block manages that); uses as few wheelchair spaces as it can (they are the scarcest seats); the
+    section (host's order for ``best``, price for ``cheapest``); the row (front first); closeness to
+    the row's centre.
     """
     ordered = sorted(seats, key=lambda s: (s.section_position, s.row_y, s.number))
     best_key: tuple | None = None
@@ -46,6 +54,8 @@ def choose_block(
             length = len(run)
             for start in range(length - quantity + 1):
                 window = run[start : start + quantity]
+                if accessible and not _wheelchair_with_companion(window):
+                    continue
                 stranded = (start == 1) + (length - quantity - start == 1)
                 first = window[0]
                 section_rank = (
@@ -55,7 +65,16 @@ def choose_block(
                 )
                 middle = (window[0].x + window[-1].x) / 2
                 restricted = sum(s.kind == "restricted_view" for s in window)
-                key = (stranded > 0, section_rank, restricted, first.row_y, abs(middle - centre), first.number)
+                wheelchairs = sum(s.kind == "accessible" for s in window)
+                key = (
+                    stranded > 0,
+                    wheelchairs,
+                    section_rank,
+                    restricted,
+                    first.row_y,
+                    abs(middle - centre),
+                    first.number,
+                )
                 if best_key is None or key < best_key:
                     best_key, best_ids = key, [s.id for s in window]
     return best_ids
@@ -74,3 +93,14 @@ def _free_runs(row: list[SeatState], accessible: bool) -> Iterable[list[SeatStat
         run = [seat] if eligible else []
     if run:
         yield run
+
+
+def _wheelchair_with_companion(window: list[SeatState]) -> bool:
+    """At least one wheelchair space, and each one beside a companion seat of ``window`` (if it has two seats)."""
+    kinds = [s.kind for s in window]
+    if "accessible" not in kinds:
+        return False
+    if len(kinds) == 1:
+        return True
+    beside = [kinds[i - 1 : i] + kinds[i + 1 : i + 2] for i in range(len(kinds))]
+    return all(kind != "accessible" or "companion" in near for kind, near in zip(kinds, beside, strict=True))

@@ -61,3 +61,33 @@ def test_accessible_seats_only_when_asked_for():
 
 def test_no_block_when_no_row_has_enough_adjacent_seats():
     assert choose_block(row(0, 0, ".x.x.x") + row(0, 1, "..x..."), 4) is None
+
+
+WHEELCHAIR, COMPANION = "accessible", "companion"
+
+
+def test_accessible_pairs_a_wheelchair_space_with_a_companion_seat_beside_it():
+    # 1-3 are wheelchair spaces and 4-5 companion seats: only 3-4 puts a companion beside the wheelchair.
+    seats = row(0, 0, ".....", kinds={1: WHEELCHAIR, 2: WHEELCHAIR, 3: WHEELCHAIR, 4: COMPANION, 5: COMPANION})
+    assert numbers(choose_block(seats, 2, accessible=True)) == [3, 4]
+
+
+def test_accessible_never_offers_companion_seats_without_a_free_wheelchair_space():
+    seats = row(0, 0, "x...", kinds={1: WHEELCHAIR, 2: COMPANION, 3: COMPANION}) + row(0, 1, "....")
+    assert choose_block(seats, 2, accessible=True) is None
+
+
+def test_accessible_for_one_is_a_wheelchair_space_never_a_companion_seat():
+    seats = row(0, 0, "...", kinds={1: COMPANION, 2: COMPANION, 3: WHEELCHAIR})
+    assert numbers(choose_block(seats, 1, accessible=True)) == [3]
+
+
+def test_accessible_uses_as_few_wheelchair_spaces_as_it_can():
+    seats = row(0, 0, "....", kinds={1: WHEELCHAIR, 2: COMPANION, 3: WHEELCHAIR, 4: COMPANION})
+    assert numbers(choose_block(seats, 3, accessible=True)) == [2, 3, 4]
+
+
+def test_accessible_prefers_the_first_section_like_any_request():
+    kinds = {1: WHEELCHAIR, 2: COMPANION}
+    seats = row(1, 5, "..", kinds=kinds) + row(0, 0, "..", kinds=kinds)
+    assert choose_block(seats, 2, accessible=True)[0] // 1000 == 0

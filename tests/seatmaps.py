@@ -43,12 +43,15 @@ def drain(updates: queue.Queue[dict]) -> list[dict]:
 class Crowd:
     """Hundreds of seat maps on one asyncio loop in a thread of their own, as python-socketio's AsyncClients.
 
-    Each map keeps every ``seat_status`` it receives; the test thread reads them through :meth:`call`.
+    Each map keeps every ``seat_status`` it receives; the test thread reads them through :meth:`call`. With
+    ``reconnect``, a map that loses its connection comes back with the client's jittered backoff and joins again
+    on every connect, as ``static/js/seatmap.js`` does.
     """
 
-    def __init__(self, url: str, event_id: int, size: int, concurrent_connects: int = 50):
+    def __init__(self, url: str, event_id: int, size: int, concurrent_connects: int = 50, reconnect: bool = False):
         self.url, self.event_id, self.size = url, event_id, size
         self.concurrent_connects = concurrent_connects
+        self.reconnect = reconnect
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.clients: list[socketio.AsyncClient] = []
@@ -79,17 +82,54 @@ class Crowd:
         gate = asyncio.Semaphore(self.concurrent_connects)
 
         async def one(index: int) -> None:
-            client = socketio.AsyncClient(reconnection=False)
-            client.on("seat_status", self.received[index].append)
+            client = socketio.AsyncClient(
+                reconnection=self.reconnect, reconnection_delay=0.5, reconnection_delay_max=4, randomization_factor=0.5
+            )
+            full = asyncio.Event()
+
+            def on_status(data: dict) -> None:
+                self.received[index].append(data)
+                if data.get("full"):
+                    full.set()
+
+            client.on("seat_status", on_status)
+            if self.reconnect:
+
+                async def rejoin() -> None:
+                    await client.emit("join_event", {"event_id": self.event_id})
+
+                client.on("connect", rejoin)
             async with gate:
                 await client.connect(self.url, transports=["websocket"], wait_timeout=30)
-                ack = await client.call("join_event", {"event_id": self.event_id}, timeout=30)
-            assert ack == {"ok": True}, ack
+                if self.reconnect:
+                    await asyncio.wait_for(full.wait(), 30)
+                else:
+                    ack = await client.call("join_event", {"event_id": self.event_id}, timeout=30)
+                    assert ack == {"ok": True}, ack
             self.clients[index] = client
 
         self.received = [[] for _ in range(self.size)]
         self.clients = [None] * self.size  # type: ignore[list-item]
         await asyncio.gather(*(one(i) for i in range(self.size)))
+
+    def connected(self) -> int:
+        return sum(client is not None and client.connected for client in self.clients)
+
+    def fulls(self) -> list[int]:
+        """How many full states each map has been sent: one per (re)join."""
+        return [sum(1 for m in list(messages) if m.get("full")) for messages in self.received]
+
+    def views(self) -> list[dict[int, str]]:
+        """What each map shows: its last full state with every change received since applied."""
+        shown = []
+        for messages in self.received:
+            view: dict[int, str] = {}
+            for message in list(messages):
+                if message.get("full"):
+                    view = {}
+                view.update((seat["id"], seat["status"]) for seat in message["seats"])
+            shown.append(view)
+        return shown
 
     def seen(self, seat_id: int) -> int:
         """How many maps have been told the seat's latest status is ``held``."""

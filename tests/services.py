@@ -167,9 +167,10 @@ def procfile_command(name: str) -> str:
     raise KeyError(f"no {name!r} line in the Procfile")
 
 
-def start_realtime(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
-    """The realtime process (uvicorn, python-socketio's AsyncServer) as the Procfile's ``realtime:`` line runs it."""
-    port = free_port()
+def start_realtime(env: dict[str, str], log_dir: Path, port: int | None = None) -> tuple[Process, str]:
+    """The realtime process (uvicorn, python-socketio's AsyncServer) as the Procfile's ``realtime:`` line runs it;
+    ``port`` to start it again where its clients reconnect."""
+    port = port or free_port()
     run_env = {**env, "REALTIME_HOST": "127.0.0.1", "REALTIME_PORT": str(port)}
     proc = Process("realtime", ["bash", "-c", "exec " + procfile_command("realtime")], run_env, log_dir).start()
     return proc, wait_healthy(proc, port, "realtime server")

@@ -174,3 +174,26 @@ def start_realtime(env: dict[str, str], log_dir: Path, port: int | None = None) 
     run_env = {**env, "REALTIME_HOST": "127.0.0.1", "REALTIME_PORT": str(port)}
     proc = Process("realtime", ["bash", "-c", "exec " + procfile_command("realtime")], run_env, log_dir).start()
     return proc, wait_healthy(proc, port, "realtime server")
+
+
+class RestartableRealtime:
+    """The shipped realtime process on a fixed port, so that its clients reconnect to it after a restart."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.env, self.log_dir, self.port = env, log_dir, free_port()
+        self.proc: Process | None = None
+        self.url = ""
+
+    def start(self) -> RestartableRealtime:
+        self.proc, self.url = start_realtime(self.env, self.log_dir, self.port)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill ends it: no goodbye to any client."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.stop()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()

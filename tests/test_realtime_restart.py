@@ -12,39 +12,19 @@ import requests
 
 from tests.factories import LiveApi
 from tests.seatmaps import Crowd
-from tests.services import Process, free_port, start_realtime, wait_for
+from tests.services import RestartableRealtime, wait_for
 
 MAPS = 300
 PROMPT_SECONDS = 3.0
 
 
-class Restartable:
-    """The shipped realtime process on a fixed port, so that its clients reconnect to it after a restart."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path):
-        self.env, self.log_dir, self.port = env, log_dir, free_port()
-        self.proc: Process | None = None
-        self.url = ""
-
-    def start(self) -> None:
-        self.proc, self.url = start_realtime(self.env, self.log_dir, self.port)
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash or an OOM kill ends it: no goodbye to any client."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.stop()
-
-
 @pytest.fixture
-def restartable_realtime(server_env: dict[str, str], run_dir: Path, app) -> Iterator[Restartable]:
+def restartable_realtime(server_env: dict[str, str], run_dir: Path, app) -> Iterator[RestartableRealtime]:
     log_dir = run_dir / "realtime-restart"
     log_dir.mkdir(exist_ok=True)
-    server = Restartable(server_env, log_dir)
-    server.start()
+    server = RestartableRealtime(server_env, log_dir).start()
     yield server
-    if server.proc is not None:
-        server.proc.stop()
+    server.stop()
 
 
 def timed_get(url: str) -> float:

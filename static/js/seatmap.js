@@ -88,6 +88,10 @@
       return byY.get(y).sort(function (a, b) { return a.x - b.x; });
     });
     view.draw(items);
+    // Asking for a wheelchair space only makes sense where the venue has one.
+    document.getElementById("best-accessible-field").hidden = !items.some(function (s) {
+      return s.kind === "accessible";
+    });
   }
 
   function setFocusable(id, focus) {
@@ -268,12 +272,15 @@
         say("Choose between 1 and " + maxPerOrder + ".", true);
         return;
       }
-      hold(Object.assign({ quantity: quantity }, extra));
+      hold(Object.assign({ quantity: quantity }, extra()));
     });
   }
 
-  quantityForm("best-form", "best-quantity", { prefer: "best" });
-  quantityForm("ga-form", "ga-quantity", {});
+  // "I need a wheelchair space": best available then picks one with companion seats beside it for the party.
+  quantityForm("best-form", "best-quantity", function () {
+    return { prefer: "best", accessible: document.getElementById("best-accessible").checked };
+  });
+  quantityForm("ga-form", "ga-quantity", function () { return {}; });
 
   var socket = A.socket();
   function join() {

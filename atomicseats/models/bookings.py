@@ -34,14 +34,16 @@ class Booking(db.Model):
         Index("ix_bookings_user_id_created_at", "user_id", "created_at"),
         Index("ix_bookings_event_id", "event_id"),
         Index("ix_bookings_pending", "created_at", postgresql_where="status = 'pending'"),
+        # One booking per hold that has not failed: a declined card may be retried on the same hold (a new
+        # booking each time), but two checkouts of one hold can never both go through.
+        Index("uq_bookings_hold_not_failed", "hold_id", unique=True, postgresql_where="status <> 'failed'"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
-    # One booking per hold: a repeated checkout of the same hold cannot create a second booking.
-    hold_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("holds.id", ondelete="RESTRICT"), unique=True)
+    hold_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("holds.id", ondelete="RESTRICT"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     quantity: Mapped[int] = mapped_column(Integer)
     total_cents: Mapped[int] = mapped_column(Integer)

@@ -39,6 +39,9 @@ class Hold(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     expires_at: Mapped[datetime]
+    # A checkout stretches expires_at by a grace period while its booking is pending; this is the hold's own
+    # expiry from before, which a declined payment gives it back (so the card can be retried until then).
+    expires_before_checkout: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     ended_at: Mapped[datetime | None]
     # Set when the hold is a waitlist offer.

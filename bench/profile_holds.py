@@ -49,6 +49,7 @@ PARTS = [
     ("live updates", "atomicseats/booking/publish.py"),
     ("Session: transaction, commit", "sqlalchemy/orm/"),
     ("rest of the hold engine", "atomicseats/booking/holds.py"),
+    ("rest of the hold engine", "atomicseats/booking/claims.py"),
     ("before_request hooks", "preprocess_request (flask/app.py"),
     ("after_request hooks", "process_response (flask/app.py"),
     ("rest of Flask", ""),

@@ -23,7 +23,7 @@ import psycopg2.extensions
 import pytest
 
 from atomicseats import create_app, history
-from atomicseats.booking import availability, checkout, holds, reconcile, waitlist
+from atomicseats.booking import availability, checkout, hold_endings, reconcile, waitlist
 from atomicseats.config import TestConfig, sqlalchemy_url
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
@@ -161,7 +161,7 @@ def _run_hot_paths(app, recorder: _Recorder) -> None:
         now = utcnow()
         availability.counts(db.session, reserved.id, now)
         availability.statuses(db.session, reserved.id, now)
-        holds.expire_due()
+        hold_endings.expire_due()
         recovery.redrive_stale()
         recovery.redrive_lost_emails()
         recovery.allocate_waitlists()

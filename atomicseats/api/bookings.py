@@ -17,7 +17,7 @@ from atomicseats.api.common import (
     page_args,
 )
 from atomicseats.auth import api_auth, api_user
-from atomicseats.booking import checkout
+from atomicseats.booking import booking_reads, checkout
 from atomicseats.exceptions import Invalid
 from atomicseats.models.bookings import BOOKING_STATUSES
 from atomicseats.pipeline import dead_letters as dead_letter_service
@@ -41,10 +41,10 @@ def get_booking(booking_id: uuid.UUID):
     """``?wait=N`` (0-30): answer as soon as the booking is no longer pending, or after N seconds."""
     wait = request.args.get("wait")
     if wait is None:
-        return jsonify(checkout.booking_view(booking_id, api_user()))
+        return jsonify(booking_reads.booking_view(booking_id, api_user()))
     if not is_number(wait) or not 0 <= int(wait) <= MAX_WAIT_SECONDS:
         raise Invalid.field("wait", f"must be a whole number of seconds from 0 to {MAX_WAIT_SECONDS}")
-    return jsonify(checkout.wait_for_outcome(booking_id, api_user(), int(wait)))
+    return jsonify(booking_reads.wait_for_outcome(booking_id, api_user(), int(wait)))
 
 
 @bp.get("/bookings")
@@ -59,7 +59,7 @@ def list_bookings():
         raise Invalid.field("status", f"must be one of {', '.join(BOOKING_STATUSES)}")
     if cursor is not None and not {"created_at", "id"} <= set(cursor):
         raise Invalid.field("cursor", "is not a cursor this API gave out")
-    items, next_position = checkout.list_bookings(
+    items, next_position = booking_reads.list_bookings(
         api_user(),
         limit=limit,
         cursor=cursor,

@@ -11,7 +11,7 @@ from atomicseats.api import bp
 from atomicseats.api.common import created, idempotency_for, json_body
 from atomicseats.api.queue import require_admission
 from atomicseats.auth import api_auth, api_user
-from atomicseats.booking import holds
+from atomicseats.booking import claims, hold_endings, holds
 from atomicseats.models.base import utcnow
 
 
@@ -21,7 +21,7 @@ def create_hold(event_id: int):
     user = api_user()
     ratelimit.enforce(current_app.config["HOLD_RATE_LIMIT"], "holds", f"user:{user.id}")
     require_admission(event_id, user)
-    request_body = json_body(holds.HoldRequest)
+    request_body = json_body(claims.HoldRequest)
     result = holds.create_hold(
         event_id, user, request_body, idempotency=idempotency_for(user.id, f"POST /events/{event_id}/holds")
     )
@@ -38,5 +38,5 @@ def get_hold(hold_id: uuid.UUID):
 @bp.delete("/holds/<uuid:hold_id>")
 @api_auth()
 def release_hold(hold_id: uuid.UUID):
-    holds.release_hold(hold_id, api_user())
+    hold_endings.release_hold(hold_id, api_user())
     return "", 204

@@ -23,7 +23,7 @@ from atomicseats.api import bp, schemas
 from atomicseats.api.accounts import RegisterBody, TokenBody
 from atomicseats.api.common import MAX_LIMIT
 from atomicseats.booking.checkout import CheckoutRequest
-from atomicseats.booking.holds import HoldRequest
+from atomicseats.booking.claims import HoldRequest
 from atomicseats.booking.idempotency import MAX_KEY_LENGTH
 from atomicseats.booking.specs import EventPatch, EventSpec
 from atomicseats.booking.waitlist import JoinRequest

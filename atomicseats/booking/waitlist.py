@@ -2,7 +2,7 @@
 
 An offer is an ordinary hold in the waiting person's name (made by the same claiming code as any hold, so
 the same database guarantees apply), linked to the entry by ``holds.waitlist_entry_id``. It expires like any
-hold; ``holds.end_holds`` then marks the entry expired and signals the freed places again, so the next
+hold; ``hold_endings.end_holds`` then marks the entry expired and signals the freed places again, so the next
 entry in line gets them. The allocator is idempotent: it looks at what is free now, never at counts carried
 in messages, so a duplicate or a lost message only makes it run once more or once less.
 """
@@ -20,7 +20,7 @@ from pydantic import Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from atomicseats.booking import holds, outbox, publish
+from atomicseats.booking import claims, hold_endings, outbox, publish
 from atomicseats.booking.access import may_see
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
 from atomicseats.booking.specs import Spec
@@ -188,8 +188,8 @@ def leave(entry_id: uuid.UUID, user: User, now: datetime | None = None, *, only_
                 text("SELECT id FROM holds WHERE waitlist_entry_id = :w AND status = 'active'"), {"w": entry_id}
             )
         )
-        ended = holds.end_holds(session, offers, "released", now)
-    holds.after_holds_ended(ended, now, "hold_updated")
+        ended = hold_endings.end_holds(session, offers, "released", now)
+    hold_endings.after_holds_ended(ended, now, "hold_updated")
 
 
 def open_offer(entry_id: uuid.UUID, user: User, now: datetime | None = None) -> dict[str, Any]:
@@ -231,13 +231,13 @@ def allocate(event_id: int, now: datetime | None = None) -> list[Offer]:
     (a transaction-scoped advisory lock), so two concurrent runs never offer the same places twice.
     """
     now = now or utcnow()
-    claims: list[tuple[holds.Claim, Offer]] = []
+    offered: list[tuple[claims.Claim, Offer]] = []
     try:
         with transaction() as session:
             session.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext('waitlist'), CAST(:e AS int))"), {"e": event_id}
             )
-            event = holds.sale_event(session, event_id)
+            event = claims.sale_event(session, event_id)
             enabled = session.scalar(text("SELECT waitlist_enabled FROM events WHERE id = :e"), {"e": event_id})
             if event is None or event.status != "on_sale" or event.ends_at <= now or not enabled:
                 return []
@@ -257,14 +257,14 @@ def allocate(event_id: int, now: datetime | None = None) -> list[Offer]:
                     continue  # all or nothing: a smaller group further back may fit
                 made = _offer(session, event, entry, min(entry.quantity, free), now, now + timedelta(seconds=seconds))
                 if made is not None:
-                    claims.append(made)
+                    offered.append(made)
                     free -= made[1].quantity
     except BaseException:
-        for claim, _ in claims:
-            holds.undo_claim(event_id, claim)
+        for claim, _ in offered:
+            claims.undo_claim(event_id, claim)
         raise
-    for claim, offer in claims:
-        holds.after_claim(event_id, claim, now)
+    for claim, offer in offered:
+        claims.after_claim(event_id, claim, now)
         publish.to_user(
             offer.user_id,
             "waitlist_offer",
@@ -276,15 +276,15 @@ def allocate(event_id: int, now: datetime | None = None) -> list[Offer]:
                 "expires_at": offer.expires_at.isoformat(),
             },
         )
-    if claims:
-        log.info("waitlist: event %s, %d offers", event_id, len(claims))
-    return [o for _, o in claims]
+    if offered:
+        log.info("waitlist: event %s, %d offers", event_id, len(offered))
+    return [o for _, o in offered]
 
 
 def _offer(session: Any, event: Any, entry: Any, quantity: int, now: datetime, expires_at: datetime) -> Any:
     """Claim places for one entry inside a savepoint; None if they could not be claimed (the entry keeps waiting)."""
     if event.seating == "general":
-        request = holds.HoldRequest(quantity=quantity, allow_partial=entry.accept_partial)
+        request = claims.HoldRequest(quantity=quantity, allow_partial=entry.accept_partial)
     else:
         seat_ids = list(
             session.scalars(
@@ -298,10 +298,10 @@ def _offer(session: Any, event: Any, entry: Any, quantity: int, now: datetime, e
         )
         if not seat_ids or (len(seat_ids) < entry.quantity and not entry.accept_partial):
             return None
-        request = holds.HoldRequest(seat_ids=seat_ids)
+        request = claims.HoldRequest(seat_ids=seat_ids)
     savepoint = session.begin_nested()
     try:
-        claim = holds.claim_in(session, event, entry.user_id, request, now, expires_at, waitlist_entry_id=entry.id)
+        claim = claims.claim_in(session, event, entry.user_id, request, now, expires_at, waitlist_entry_id=entry.id)
     except DomainError as exc:  # taken meanwhile, or the person already holds seats for this event
         savepoint.rollback()
         log.info("waitlist: entry %s not offered: %s", entry.id, exc.code)

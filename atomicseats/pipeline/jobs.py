@@ -18,7 +18,7 @@ from rq import Queue, Retry, get_current_job
 from rq.job import Job
 from sqlalchemy import text
 
-from atomicseats.booking import checkout, notifications, waitlist
+from atomicseats.booking import booking_reads, checkout, notifications, waitlist
 from atomicseats.booking.tx import transaction
 from atomicseats.extensions import db, redis_ext
 from atomicseats.logs import request_id_bound
@@ -67,7 +67,7 @@ def confirm_booking(booking_id: str, message_id: str | None = None) -> str:
 
 def _confirm_under_request_id(booking_id: str, message_id: str | None) -> checkout.Outcome:
     """Confirm under the id of the API request that started the booking: its log lines and email carry it."""
-    with request_id_bound(checkout.request_id_of(booking_id)):
+    with request_id_bound(booking_reads.request_id_of(booking_id)):
         outcome = checkout.confirm_booking(booking_id, message_id)
         log.info("booking %s: %s", booking_id, outcome.status, extra={"booking_id": booking_id})
         return outcome

@@ -20,7 +20,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import text
 
-from atomicseats.booking import checkout, outbox, waitlist
+from atomicseats.booking import booking_reads, outbox, waitlist
 from atomicseats.booking.notifications import EMAIL_CONSUMER
 from atomicseats.extensions import db, redis_ext
 from atomicseats.models.base import utcnow
@@ -33,7 +33,7 @@ def redrive_stale() -> int:
     """Enqueue a confirm job for each stale pending booking, at most once per re-drive period each."""
     after = current_app.config["REDRIVE_AFTER_SECONDS"]
     count = 0
-    for booking_id in checkout.stale_pending(timedelta(seconds=after)):
+    for booking_id in booking_reads.stale_pending(timedelta(seconds=after)):
         try:
             if _waiting_in_rq(f"confirm-{booking_id}"):
                 continue  # merely behind a backlog: a second job would only add load

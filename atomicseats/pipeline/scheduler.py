@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from atomicseats.booking import holds, inventory, reconcile, retention, waiting_room
+from atomicseats.booking import hold_endings, inventory, reconcile, retention, waiting_room
 from atomicseats.extensions import db
 from atomicseats.pipeline import recovery
 
@@ -38,7 +38,7 @@ class Task:
 def default_tasks(app: Flask) -> list[Task]:
     cfg = app.config
     return [
-        Task("expire_holds", cfg.get("EXPIRY_INTERVAL_SECONDS", 0.25), holds.expire_due),
+        Task("expire_holds", cfg.get("EXPIRY_INTERVAL_SECONDS", 0.25), hold_endings.expire_due),
         Task("rebuild_missing_gates", 2.0, lambda: reconcile.reconcile_all(only_missing=True)),
         Task("reconcile", cfg["RECONCILE_INTERVAL_SECONDS"], reconcile.reconcile_all),
         Task("redrive_pending_bookings", cfg.get("REDRIVE_INTERVAL_SECONDS", 1.0), recovery.redrive_stale),

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from atomicseats import realtime
-from atomicseats.booking import availability, gate, holds
-from atomicseats.booking.holds import HoldRequest
+from atomicseats.booking import availability, gate, hold_endings, holds
+from atomicseats.booking.claims import HoldRequest
 from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.models import User
@@ -67,11 +67,11 @@ def test_release_frees_the_seats_at_once_and_a_second_release_is_410(factory, ct
     user = factory.user()
     seats = factory.seat_ids(event.id)
     h = hold(event.id, user, seat_ids=seats[:2])
-    holds.release_hold(h.id, db.session.merge(user))
+    hold_endings.release_hold(h.id, db.session.merge(user))
     assert availability.counts(db.session, event.id, utcnow())["held"] == 0
     assert gate.counts(event.id, int(utcnow().timestamp() * 1000)).held == 0
     with pytest.raises(Expired):
-        holds.release_hold(h.id, db.session.merge(user))
+        hold_endings.release_hold(h.id, db.session.merge(user))
 
 
 def test_general_admission_allow_partial_holds_what_is_left_and_reports_the_shortfall(factory, ctx):
@@ -99,8 +99,8 @@ def test_expire_due_ends_holds_whose_time_is_up_and_clears_their_seats(factory, 
     seats = factory.seat_ids(event.id)
     now = utcnow()
     h = hold(event.id, factory.user(), now=now, seat_ids=seats[:2])
-    assert holds.expire_due(now) == 0
-    assert holds.expire_due(now + timedelta(seconds=60)) == 1
+    assert hold_endings.expire_due(now) == 0
+    assert hold_endings.expire_due(now + timedelta(seconds=60)) == 1
     row = db.session.execute(text("SELECT status FROM holds WHERE id = :h"), {"h": h.id}).one()
     assert row.status == "expired"
     assert db.session.scalar(text("SELECT count(*) FROM seats WHERE hold_id IS NOT NULL")) == 0

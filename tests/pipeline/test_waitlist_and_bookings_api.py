@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from atomicseats.booking import holds
+from atomicseats.booking import hold_endings
 from atomicseats.models.base import utcnow
 from atomicseats.pipeline import jobs
 from tests.pipeline.conftest import body_text
@@ -48,7 +48,7 @@ def test_waitlist_offers_go_out_in_fifo_order_and_an_unused_offer_expires_and_mo
     taken = checkout(waiting[1], offer_2["hold_id"])
     assert wait_final(waiting[1], taken["id"], pipeline=pipeline)["status"] == "confirmed"
     with app.app_context():
-        assert holds.expire_due(now=utcnow() + timedelta(seconds=31)) == 1  # time passes for the unused offer
+        assert hold_endings.expire_due(now=utcnow() + timedelta(seconds=31)) == 1  # time passes for the unused offer
     offer_3 = wait_for(lambda: _offer(waiting[2]), 30, "the lapsed offer to move to the third in line")
     assert offer_3["hold_id"] != offer_1["hold_id"]
     statuses = [c.get("/waitlist").body["items"][0]["status"] for c in waiting]

@@ -71,7 +71,7 @@ _CLAIM_LISTED = dbapi.Statement(
     WITH claimed AS (
       UPDATE seats SET hold_id = %(h)s, hold_expires_at = %(exp)s
       WHERE id IN (SELECT id FROM seats WHERE event_id = %(e)s AND id = ANY(%(ids)s) AND booking_id IS NULL
-                   AND for_sale AND (hold_expires_at IS NULL OR hold_expires_at <= %(now)s) ORDER BY id FOR UPDATE)
+                   AND (hold_expires_at IS NULL OR hold_expires_at <= %(now)s) ORDER BY id FOR UPDATE)
       RETURNING id, label, section_id),
     recorded AS (INSERT INTO hold_seats (hold_id, seat_id) SELECT %(h)s, id FROM claimed)
     SELECT c.id, c.label, sec.name AS section, COALESCE(sec.price_cents, %(ga_price)s) AS price_cents
@@ -320,8 +320,7 @@ def _best_available(session: Session, event_id: int, quantity: int, request: Hol
         text(
             """
             SELECT s.id, sec.position, sec.price_cents, s.y, s.number, s.x, s.kind,
-                   (s.booking_id IS NULL AND s.for_sale
-                    AND (s.hold_expires_at IS NULL OR s.hold_expires_at <= :now)) AS free
+                   (s.booking_id IS NULL AND (s.hold_expires_at IS NULL OR s.hold_expires_at <= :now)) AS free
             FROM seats s JOIN sections sec ON sec.id = s.section_id WHERE s.event_id = :e
             """
         ),

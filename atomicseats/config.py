@@ -95,6 +95,9 @@ class Config:
     # Checkout pipeline (docs/pipeline.md). A booking pending this long after its message left the outbox is
     # re-driven from PostgreSQL straight to RQ, so nothing depends on Kafka (or a worker) keeping it.
     REDRIVE_AFTER_SECONDS = _int("REDRIVE_AFTER_SECONDS", 30)
+    # A confirmation that raised on this many deliveries (the first and its re-drives) is parked as a dead
+    # letter and no longer re-driven. With the defaults the last attempt runs within the checkout grace.
+    CONFIRM_MAX_ATTEMPTS = _int("CONFIRM_MAX_ATTEMPTS", 4)
     # Outbox rows sent longer ago than this are deleted: past the email re-drive window (a day), nothing reads
     # them again, and an outbox that only grows makes every scan of it slower. Consumers' processed message ids
     # are kept as long (booking/retention.py), so Kafka's topic retention should be no longer than this.

@@ -59,3 +59,6 @@ def set_role(user_id: int):
     else:
         flash(f"{user.name} ({user.email}) is now {user.role}.", "success")
     return redirect(url_for("admin.user_list", q=request.args.get("q") or None))
+
+
+from atomicseats.admin import dead_letters  # noqa: E402,F401

@@ -80,18 +80,18 @@ def cancel_booking(booking_id: uuid.UUID):
 @bp.get("/admin/dead-letters")
 @api_auth("admin")
 def dead_letters():
-    """Messages that failed every retry, newest first (open ones unless ``?all=1``)."""
+    """Jobs that failed every retry, newest first (open ones unless ``?all=1``)."""
     limit, cursor = page_args()
     flag = request.args.get("all", "0")
     if flag not in ("0", "1", "true", "false"):
         raise Invalid.field("all", "must be 0, 1, true or false")
-    before_id = int(cursor.get("id", 0)) if cursor else None
-    items, next_id = dead_letter_service.page(limit, before_id, include_replayed=flag in ("1", "true"))
-    return jsonify({"items": items, "next_cursor": encode_cursor({"id": next_id}) if next_id else None})
+    filters = dead_letter_service.Filters(replayed=None if flag in ("1", "true") else False)
+    items, next_position = dead_letter_service.page(filters, limit, cursor)
+    return jsonify({"items": items, "next_cursor": encode_cursor(next_position) if next_position else None})
 
 
 @bp.post("/admin/dead-letters/<int:letter_id>/replay")
 @api_auth("admin")
 def replay_dead_letter(letter_id: int):
-    """Send a parked message again (a fresh job with the usual retries); 409 if it was replayed already."""
-    return jsonify({"id": dead_letter_service.replay(letter_id), "status": "replayed"}), 202
+    """Run a parked job again (a fresh job with the usual retries); 409 if it was replayed already."""
+    return jsonify({"id": dead_letter_service.replay_one(letter_id, api_user().id), "status": "replayed"}), 202

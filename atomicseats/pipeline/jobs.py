@@ -3,7 +3,8 @@
 Job ids are derived from what the job acts on (``confirm-<booking id>``, ``notify-<message id>``), so a
 redelivered Kafka message finds its job already there and enqueues nothing new. Emails are retried with
 backoff (RQ ``Retry``; the worker runs ``--with-scheduler``), and after the last attempt the message is
-parked in ``dead_letters`` for an admin to see and replay.
+parked in ``dead_letters`` for an admin to see and replay; a confirmation is re-driven by the scheduler and
+parked after ``CONFIRM_MAX_ATTEMPTS`` raises (``pipeline/dead_letters.py``).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import threading
 import uuid
 from typing import Any
 
+import redis
+import sqlalchemy.exc
 from flask import Flask, current_app
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
-from sqlalchemy import text
 
 from atomicseats.booking import booking_reads, checkout, notifications, waitlist
-from atomicseats.booking.tx import transaction
 from atomicseats.extensions import db, redis_ext
 from atomicseats.logs import request_id_bound
+from atomicseats.pipeline import dead_letters
 
 log = logging.getLogger(__name__)
 BOOKINGS_QUEUE = "bookings"
@@ -61,8 +63,36 @@ def _has_app() -> bool:
 
 
 def confirm_booking(booking_id: str, message_id: str | None = None) -> str:
-    outcome = _in_app(_confirm_under_request_id, booking_id, message_id)
+    """Confirm or fail one booking; one whose confirmation keeps raising is parked as a dead letter.
+
+    A raise leaves the booking pending and the scheduler re-drives it. Each raise counts, except when the
+    database or Redis could not be reached (the next re-drive will do), and at ``CONFIRM_MAX_ATTEMPTS`` the
+    booking is parked: re-driving a confirmation that fails the same way every time only fills the logs.
+    """
+    try:
+        outcome = _in_app(_confirm_under_request_id, booking_id, message_id)
+    except Exception as exc:
+        if _unreachable(exc):
+            raise
+        if not _in_app(_count_failure, booking_id, message_id, f"{type(exc).__name__}: {exc}"):
+            raise
+        log.exception("booking %s: confirmation failed for good; parked as a dead letter", booking_id)
+        return "parked"
     return outcome.status
+
+
+def _unreachable(exc: Exception) -> bool:
+    """The database or Redis could not run the job just now (down, restarting, a lost connection, a deadlock
+    or timeout): no evidence against the booking."""
+    return isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | redis.RedisError)
+
+
+def _count_failure(booking_id: str, message_id: str | None, error: str) -> bool:
+    attempts = dead_letters.failed_attempt(booking_id)
+    if attempts < current_app.config["CONFIRM_MAX_ATTEMPTS"]:
+        log.warning("booking %s: confirmation raised (attempt %d); the re-drive runs it again", booking_id, attempts)
+        return False
+    return dead_letters.park_booking(booking_id, message_id, error, attempts)
 
 
 def _confirm_under_request_id(booking_id: str, message_id: str | None) -> checkout.Outcome:
@@ -87,21 +117,8 @@ def send_notification(payload: dict[str, Any], message_id: str) -> bool:
             raise  # RQ schedules the next attempt
         log.exception("email %s failed for good; parked as a dead letter", message_id)
         attempts = len(job.retry_intervals or []) + 1 if job is not None else 1
-        _in_app(_park, "notification", message_id, payload, f"{type(exc).__name__}: {exc}", attempts)
+        _in_app(dead_letters.park_email, message_id, payload, f"{type(exc).__name__}: {exc}", attempts)
         return False
-
-
-def _park(kind: str, message_id: str, payload: dict[str, Any], error: str, attempts: int) -> None:
-    import json
-
-    with transaction() as session:
-        session.execute(
-            text(
-                "INSERT INTO dead_letters (kind, message_id, payload, error, attempts, created_at) "
-                "VALUES (:k, :m, CAST(:p AS jsonb), :e, :a, now())"
-            ),
-            {"k": kind, "m": message_id, "p": json.dumps(payload), "e": error[:2000], "a": attempts},
-        )
 
 
 # --- enqueueing (dispatcher, re-drive, admin replay) ------------------------------------------------------

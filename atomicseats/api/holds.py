@@ -12,6 +12,7 @@ from atomicseats.api.common import created, idempotency_for, json_body
 from atomicseats.api.queue import require_admission
 from atomicseats.auth import api_auth, api_user
 from atomicseats.booking import claims, hold_endings, holds
+from atomicseats.booking.idempotency import stored_answer
 from atomicseats.models.base import utcnow
 
 
@@ -20,11 +21,12 @@ from atomicseats.models.base import utcnow
 def create_hold(event_id: int):
     user = api_user()
     ratelimit.enforce(current_app.config["HOLD_RATE_LIMIT"], "holds", f"user:{user.id}")
+    idempotency = idempotency_for(user.id, f"POST /events/{event_id}/holds")
+    if (replay := stored_answer(idempotency)) is not None:  # the first hold may have spent the admission token
+        return created(replay)
     require_admission(event_id, user)
     request_body = json_body(claims.HoldRequest)
-    result = holds.create_hold(
-        event_id, user, request_body, idempotency=idempotency_for(user.id, f"POST /events/{event_id}/holds")
-    )
+    result = holds.create_hold(event_id, user, request_body, idempotency=idempotency)
     return created(result)
 
 

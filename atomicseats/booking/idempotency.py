@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Invalid
 
 MAX_KEY_LENGTH = 255
@@ -61,6 +62,10 @@ class IdempotencyRequest:
             text("SELECT pg_advisory_xact_lock(hashtextextended(:k, :u))"),
             {"k": self.key, "u": self.user_id or 0},
         )
+        return self.stored(session)
+
+    def stored(self, session: Session) -> Replay | None:
+        """The answer a finished request with this key gave, without waiting for one still running."""
         row = session.execute(
             text(
                 "SELECT request_hash, status_code, response FROM idempotency_keys "
@@ -115,3 +120,15 @@ def run_once(
     if idempotency is not None:
         idempotency.finish(session, status, result.body, owner_id=owner(result) if owner else None)
     return result
+
+
+def stored_answer(idempotency: IdempotencyRequest | None) -> Replay | None:
+    """The first answer to a repeated key, read before a check that the first request changed the outcome of.
+
+    A hold on a queued event spends its admission token: checked first, the token would refuse the very
+    retry the key exists for. A request still running is not waited for here; ``run_once`` serialises it.
+    """
+    if idempotency is None:
+        return None
+    with transaction() as session:
+        return idempotency.stored(session)

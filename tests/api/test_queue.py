@@ -94,6 +94,36 @@ def test_an_admitted_token_holds_once_then_is_used(app, api, factory, queued_eve
     assert api.as_(user).post(f"/events/{queued_event.id}/queue").body["admission_used"] is True
 
 
+def test_a_retried_hold_with_its_idempotency_key_gets_the_first_answer_though_that_hold_spent_the_token(
+    app, api, factory, queued_event
+):
+    user = factory.user()
+    token = _admitted_token(app, api, queued_event, user)
+    seat_id = factory.seat_ids(queued_event.id)[0]
+
+    def hold(key: str):
+        return api.as_(user).post(
+            f"/events/{queued_event.id}/holds",
+            {"seat_ids": [seat_id]},
+            headers={"X-Admission-Token": token, "Idempotency-Key": key},
+        )
+
+    first = hold("hold-once")
+    assert first.status == 201, first.body
+    again = hold("hold-once")
+    assert again.status == 201, again.body
+    assert again.body == first.body and again.headers.get("Idempotent-Replayed") == "true"
+    other = hold("another-hold")  # a new key is a new hold, which the spent token no longer allows
+    assert other.status == 403 and other.body["error"]["code"] == "admission_token_used"
+    with app.app_context():
+        holds = db.session.execute(
+            text("SELECT count(*) FROM holds WHERE user_id = :u AND event_id = :e"),
+            {"u": user.id, "e": queued_event.id},
+        ).scalar()
+        db.session.remove()
+    assert holds == 1
+
+
 def test_a_refused_hold_leaves_the_token_usable(app, api, factory, queued_event):
     holder, user = factory.user(), factory.user()
     first = _hold(api, holder, queued_event, factory, _admitted_token(app, api, queued_event, holder))
@@ -164,6 +194,13 @@ def test_a_host_turns_the_waiting_room_on_in_the_event_form(app, client, factory
         event = db.session.scalar(select(Event))
         assert (event.waiting_room_enabled, event.admit_per_minute) == (True, 120)
         assert event.waiting_room_opens_at.isoformat() == "2030-05-01T10:00:00+00:00"
+
+
+def test_the_event_page_of_a_queued_sale_leads_to_the_queue(client, factory, queued_event):
+    html = client.get(f"/events/{queued_event.id}").get_data(as_text=True)
+    assert f'href="/events/{queued_event.id}/queue"' in html and "Join the queue" in html
+    plain = factory.event()
+    assert "Join the queue" not in client.get(f"/events/{plain.id}").get_data(as_text=True)
 
 
 def test_the_waiting_page_works_without_javascript_and_hands_the_token_to_the_seat_map(

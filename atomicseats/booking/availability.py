@@ -17,7 +17,7 @@ from atomicseats.booking import gate
 _COUNTS = text(
     """
     SELECT event_id,
-           count(*) AS total,
+           count(*) FILTER (WHERE for_sale) AS total,
            count(*) FILTER (WHERE booking_id IS NOT NULL) AS booked,
            count(*) FILTER (WHERE booking_id IS NULL AND hold_expires_at > :now) AS held
     FROM seats WHERE event_id = ANY(:ids) GROUP BY event_id
@@ -31,7 +31,7 @@ _STATUS = (
 
 _SEATS = text(
     f"""
-    SELECT s.id, s.label, s.row_label, s.number, s.kind, s.x, s.y,
+    SELECT s.id, s.label, s.row_label, s.number, s.kind, s.for_sale, s.x, s.y,
            sec.name AS section, COALESCE(sec.price_cents, e.price_cents) AS price_cents,
            {_STATUS} AS status,
            CASE WHEN s.booking_id IS NULL AND s.hold_expires_at > :now
@@ -42,7 +42,8 @@ _SEATS = text(
     """
 )
 
-_STATUSES = text(f"SELECT s.id, {_STATUS} AS status FROM seats s WHERE s.event_id = :e")
+# Seats kept off sale are left out: they never change, and a live map's counts (realtime/rooms.py) are these rows.
+_STATUSES = text(f"SELECT s.id, {_STATUS} AS status FROM seats s WHERE s.event_id = :e AND s.for_sale")
 
 
 def counts_for(session: Session | Connection, event_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
@@ -65,12 +66,13 @@ def counts(session: Session | Connection, event_id: int, now: datetime) -> dict[
 
 
 def seats(session: Session, event_id: int, now: datetime) -> list[dict[str, Any]]:
-    """Every seat with its status and the seconds left on a hold; never who holds or booked it."""
+    """Every seat with its status, whether it is for sale at all, and the seconds left on a hold; never who holds or
+    booked it. A seat kept off sale is still listed, so that the map draws it where it stands."""
     return [dict(row._mapping) for row in session.execute(_SEATS, {"e": event_id, "now": now})]
 
 
 def statuses(session: Session | Connection, event_id: int, now: datetime) -> list[dict[str, Any]]:
-    """``{id, status}`` of every seat: the full state a live seat map resyncs to on (re)join.
+    """``{id, status}`` of every seat for sale: the full state a live seat map resyncs to on (re)join.
 
     Only the two columns it needs, without the join and sort of :func:`seats`: a join of a 20,000-seat
     map costs about a fifth of the CPU, and 500 maps join at once when a sale opens.

@@ -17,7 +17,7 @@ from atomicseats.booking import outbox, publish
 from atomicseats.booking.access import may_manage, may_see
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
 from atomicseats.booking.reconcile import reconcile_event
-from atomicseats.booking.specs import EventPatch, EventSpec, SectionSpec
+from atomicseats.booking.specs import EventPatch, EventSpec, SeatMapEdit, SectionSpec
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Forbidden, Invalid, NotFound
 from atomicseats.extensions import db
@@ -228,6 +228,65 @@ def _highest_place_number(event_id: int) -> int:
         text("SELECT max(CAST(substr(label, 4) AS int)) FROM seats WHERE event_id = :e"), {"e": event_id}
     )
     return value or 0
+
+
+# The editor's changes in one statement. Only seats nobody holds or has booked change, which on a draft is every
+# seat; the CHECK off_sale_unclaimed backs this up for ``for_sale``.
+_EDIT_SEATS = text(
+    """
+    UPDATE seats s SET kind = COALESCE(c.kind, s.kind), for_sale = COALESCE(c.for_sale, s.for_sale),
+           x = COALESCE(c.x, s.x), y = COALESCE(c.y, s.y)
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:kinds AS text[]), CAST(:for_sale AS boolean[]),
+                CAST(:xs AS int[]), CAST(:ys AS int[])) AS c(id, kind, for_sale, x, y)
+    WHERE s.id = c.id AND s.event_id = :e AND s.kind <> 'general' AND s.hold_id IS NULL AND s.booking_id IS NULL
+    RETURNING s.id
+    """
+)
+_SHARED_PLACE = text("SELECT x, y FROM seats WHERE event_id = :e GROUP BY x, y HAVING count(*) > 1 LIMIT 1")
+
+
+def edit_seat_map(event_id: int, actor: User, edit: SeatMapEdit) -> int:
+    """Mark seats (kind, not for sale) and move them (gaps and aisles), all or nothing; the seats for sale.
+
+    Only a draft's map changes. A published map is what buyers hold, what the Redis gate counts and what every
+    open map and the realtime process have loaded, so changing it under them would make counts and marks drift;
+    the event row's lock keeps a publish from slipping between the check and the write.
+    """
+    with transaction() as session:
+        event = managed_event(event_id, actor, lock=True)
+        if event.seating != "reserved":
+            raise Conflict("A general admission event has no seat map.", code="no_seat_map")
+        if event.status != "draft":
+            raise Conflict("The seat map can only be changed before the event is published.", code="event_published")
+        changes = edit.seats
+        changed = set(
+            session.scalars(
+                _EDIT_SEATS,
+                {
+                    "e": event.id,
+                    "ids": [c.id for c in changes],
+                    "kinds": [c.kind for c in changes],
+                    "for_sale": [c.for_sale for c in changes],
+                    "xs": [c.x for c in changes],
+                    "ys": [c.y for c in changes],
+                },
+            )
+        )
+        refused = sorted(c.id for c in changes if c.id not in changed)
+        if refused:
+            raise Invalid(
+                "Some seat ids are not seats of this event's map.",
+                code="unknown_seats",
+                details={"fields": {"seats": f"unknown seats {refused}"}, "unknown_seat_ids": refused},
+            )
+        clash = session.execute(_SHARED_PLACE, {"e": event.id}).first()
+        if clash is not None:
+            message = f"Two seats would stand in the same place (column {clash.x}, row {clash.y})."
+            raise Invalid(message, details={"fields": {"seats": message}})
+        event.capacity = session.scalar(
+            text("SELECT count(*) FROM seats WHERE event_id = :e AND for_sale"), {"e": event.id}
+        )
+        return event.capacity
 
 
 def publish_event(event_id: int, actor: User) -> Event:

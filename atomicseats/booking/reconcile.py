@@ -93,7 +93,10 @@ def reconcile_event(event_id: int, now: datetime | None = None) -> Correction | 
         now = now or utcnow()  # after the wait for the lock
         now_ms = gate.epoch_ms(now)
         seating, capacity = session.execute(
-            text("SELECT seating, (SELECT count(*) FROM seats WHERE event_id = :e) FROM events WHERE id = :e"),
+            text(  # the places for sale: seats a host keeps off sale are never claimed
+                "SELECT seating, (SELECT count(*) FROM seats WHERE event_id = :e AND for_sale) "
+                "FROM events WHERE id = :e"
+            ),
             {"e": event_id},
         ).one()
         pending = {

@@ -28,7 +28,7 @@ _BY_SECTION = text(
     """
     SELECT COALESCE(sec.name, 'General admission') AS section,
            COALESCE(sec.price_cents, e.price_cents) AS price_cents,
-           count(*) AS total,
+           count(*) FILTER (WHERE s.for_sale) AS total,
            count(*) FILTER (WHERE s.booking_id IS NOT NULL) AS sold,
            count(*) FILTER (WHERE s.booking_id IS NULL AND s.hold_expires_at > :now) AS held,
            COALESCE(sum(bs.price_cents) FILTER (WHERE s.booking_id IS NOT NULL), 0) AS revenue_cents

@@ -161,3 +161,37 @@ def parse(model: type[S], data: Any) -> S:
             fields.setdefault(name, message)
         first = next(iter(fields.items()))
         raise Invalid(f"{first[0]}: {first[1]}", details={"fields": fields}) from exc
+
+
+EditableKind = Literal["standard", "accessible", "companion", "restricted_view"]
+MAX_MAP_COORDINATE = 10_000
+
+
+class SeatChange(Spec):
+    """One seat's new kind, sale status or map position (a gap or an aisle moves seats); absent fields stay."""
+
+    id: Annotated[int, Field(strict=True, ge=1)]
+    kind: EditableKind | None = None
+    for_sale: Annotated[bool, Field(strict=True)] | None = None
+    x: Annotated[int, Field(strict=True, ge=0, le=MAX_MAP_COORDINATE)] | None = None
+    y: Annotated[int, Field(strict=True, ge=0, le=MAX_MAP_COORDINATE)] | None = None
+
+    @model_validator(mode="after")
+    def _something_and_whole_positions(self) -> SeatChange:
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give x and y together")
+        if self.kind is None and self.for_sale is None and self.x is None:
+            raise ValueError("give kind, for_sale or a position (x and y)")
+        return self
+
+
+class SeatMapEdit(Spec):
+    """The seat-map editor's save: the seats it changed, each once."""
+
+    seats: list[SeatChange] = Field(min_length=1, max_length=MAX_SEATS_PER_EVENT)
+
+    @model_validator(mode="after")
+    def _each_seat_once(self) -> SeatMapEdit:
+        if len({c.id for c in self.seats}) != len(self.seats):
+            raise ValueError("seats: each seat may appear once")
+        return self

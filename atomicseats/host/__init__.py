@@ -5,17 +5,18 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from atomicseats.auth import role_required
 from atomicseats.booking import inventory, reports
-from atomicseats.booking.specs import EventPatch, EventSpec, parse
+from atomicseats.booking.specs import EventPatch, EventSpec, SeatMapEdit, parse
 from atomicseats.exceptions import Conflict, Forbidden, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.host.forms import EventForm
 from atomicseats.models import Booking, Event, Seat, Section
+from atomicseats.web.pages import price_tiers
 from atomicseats.web.shop_forms import ConfirmForm, require_confirmation
 
 bp = Blueprint("host", __name__)
@@ -114,6 +115,34 @@ def edit_event(event_id: int):
             flash(f"“{form.name.data}” is saved.", "success")
             return redirect(url_for("host.dashboard"))
     return render_template("host/event_form.html", form=form, event=event, sections_editable=sections_editable)
+
+
+@bp.get("/events/<int:event_id>/seats")
+@role_required("host")
+def seat_map(event_id: int):
+    """The seat-map editor: marks, aisles and gaps, while the event is a draft (inventory.edit_seat_map)."""
+    event = _managed(event_id)
+    if event.seating != "reserved":
+        abort(404, description="A general admission event has no seat map.")
+    for_sale, total = db.session.execute(
+        select(func.count().filter(Seat.for_sale), func.count()).where(Seat.event_id == event.id)
+    ).one()
+    return render_template(
+        "host/seat_map.html",
+        event=event,
+        editable=event.status == "draft",
+        tiers=price_tiers(event),
+        for_sale=for_sale,
+        total=total,
+    )
+
+
+@bp.post("/events/<int:event_id>/seats")
+@role_required("host")
+def save_seat_map(event_id: int):
+    """The editor's save, as JSON (CSRF in the X-CSRFToken header); errors come back in SPEC's error shape."""
+    edit = parse(SeatMapEdit, request.get_data())
+    return jsonify({"seats_for_sale": inventory.edit_seat_map(event_id, _user(), edit)})
 
 
 @bp.post("/events/<int:event_id>/publish")

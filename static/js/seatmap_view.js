@@ -16,6 +16,7 @@
   var TIER_COUNT = 8;       // colours in pages.css (.t0 … .t7)
   var CHUNK = 600;          // seats made per frame while sections come into view
   var SHOW_SEATS_PX = 8;    // below this seats are specks: the map shows one block per section instead
+  var TILE = 12;            // seats are grouped in tiles of TILE x TILE places, the unit left out of layout when off view
 
   var KIND_NAME = {
     standard: "Standard seat",
@@ -52,7 +53,8 @@
      paint (seat: set its status look), onPick (seat picked by pointer), onShown (the seats of the sections in
      view, after each move),
      onEnterSection (seats of a section opened from the overview by keyboard), controls (the zoom toolbar),
-     tooltip (an element to fill and place). */
+     tooltip (an element to fill and place), and optionally onDragOver (seat): a press that starts on a seat
+     then calls it for each seat the pointer moves over instead of panning (the host's seat-map editor). */
   function SeatMapView(svg, options) {
     var full = { x: 0, y: 0, w: 1, h: 1 };
     var view = { cx: 0.5, cy: 0.5, scale: 1 };
@@ -76,6 +78,14 @@
       g.appendChild(shape);
       seat.el = g;
       return g;
+    }
+
+    /* A seat whose kind changed (the editor) gets the outline of its new kind. */
+    function reshape(seat) {
+      if (!seat.el) return;
+      var shape = shapeFor(seat.kind, seat.x * CELL + CELL / 2, seat.y * CELL + CELL / 2);
+      shape.setAttribute("class", "shape");
+      seat.el.replaceChild(shape, seat.el.firstChild);
     }
 
     /* A status mark (tick, star, cross) is made only for the seats that show one: most seats have none. */
@@ -112,7 +122,7 @@
     function buildSome(section, limit) {
       var start = section.built, end = Math.min(section.seats.length, start + limit);
       var fragment = document.createDocumentFragment();
-      for (var i = start; i < end; i++) fragment.appendChild(seatElement(section.seats[i]));
+      for (var i = start; i < end; i++) section.seats[i].tile.group.appendChild(seatElement(section.seats[i]));
       if (end === section.seats.length) rowLabels(section.seats, fragment);
       section.group.appendChild(fragment);
       section.built = end;
@@ -131,12 +141,41 @@
         if (queue[0].built === queue[0].seats.length) queue.shift();
       }
       if (queue.length) pumping = requestAnimationFrame(function () { pump(CHUNK); });
-      options.onShown(shown.map(function (sec) { return sec.seats.slice(0, sec.built); }));
+      options.onShown(shown.map(function (sec) {
+        return sec.seats.slice(0, sec.built).filter(function (seat) { return seat.tile.visible; });
+      }));
     }
 
+    /* A seat about to take focus is shown at once, even off view: a browser does not focus what it does not
+       render. Taking focus then brings it into view (reveal), and the next frame culls again. */
     function elementFor(seat) {
-      if (!seat.el) build(sections.find(function (sec) { return sec.seats.indexOf(seat) >= 0; }));
+      var section = sections.find(function (sec) { return sec.seats.indexOf(seat) >= 0; });
+      if (!seat.el) build(section);
+      setVisible(section, true);
+      setVisible(seat.tile, true);
       return seat.el;
+    }
+
+    /* Written only when it changes: writing the same value still makes the browser restyle the group. */
+    function setVisible(part, visible) {
+      if (part.visible !== visible) part.group.setAttribute("display", visible ? "inline" : "none");
+      part.visible = visible;
+    }
+
+    /* The section's seats in tiles, each a group of its own, so that only the tiles in view are laid out and
+       painted when the view moves: zoomed in on a few rows, a frame costs those rows, not their sections. */
+    function tile(section) {
+      var tiles = new Map();
+      section.seats.forEach(function (seat) {
+        var tx = Math.floor(seat.x / TILE), ty = Math.floor(seat.y / TILE), key = tx + ":" + ty;
+        if (!tiles.has(key)) {
+          tiles.set(key, { group: make("g", {}), box: { minX: tx * TILE, maxX: tx * TILE + TILE - 1,
+                                                         minY: ty * TILE, maxY: ty * TILE + TILE - 1 } });
+          section.group.appendChild(tiles.get(key).group);
+        }
+        seat.tile = tiles.get(key);
+      });
+      section.tiles = Array.from(tiles.values());
     }
 
     /* Each section: a group for its seats and an overview block (shown while seats are too small to see) that
@@ -160,6 +199,7 @@
         openSection(section);
       });
       section.overview = overview;
+      tile(section);
       layer.seats.appendChild(section.group);
       layer.overview.appendChild(overview);
       if (name) {
@@ -215,9 +255,18 @@
     }
 
     var fit = 0;              // screen pixels per map unit at scale 1, read from layout once (and on resize)
+    var screenBox = null;     // the map's client rectangle, read once per scroll or resize
+
+    /* A zoom or pan changes the viewBox only, never the map's box on the page: reading the box again in every
+       wheel or pointer event would force a layout of every seat drawn after the previous frame's change. */
+    function svgBox() {
+      if (!screenBox) screenBox = svg.getBoundingClientRect();
+      return screenBox;
+    }
+
     function fitPixelsPerUnit() {
       if (!fit) {
-        var box = svg.getBoundingClientRect();
+        var box = svgBox();
         fit = Math.min(box.width / full.w, box.height / full.h) || 1;
       }
       return fit;
@@ -248,7 +297,8 @@
         sections.forEach(function (section) {
           var visible = shown.indexOf(section) >= 0;
           if (visible && section.built < section.seats.length && queue.indexOf(section) < 0) queue.push(section);
-          section.group.setAttribute("display", visible ? "inline" : "none");
+          setVisible(section, visible);
+          if (visible) section.tiles.forEach(function (t) { setVisible(t, inView(t)); });
         });
         if (!pumping) pumping = requestAnimationFrame(function () { pump(CHUNK); });
       }
@@ -260,10 +310,11 @@
       hideTip();
     }
 
-    function inView(section) {
+    /* Whether a section or a tile (anything with a box in seat places) overlaps the view. */
+    function inView(part) {
       var w = full.w / view.scale, h = full.h / view.scale;
-      return (section.box.maxX + 1) * CELL >= view.cx - w / 2 && section.box.minX * CELL <= view.cx + w / 2 &&
-             (section.box.maxY + 1) * CELL >= view.cy - h / 2 && section.box.minY * CELL <= view.cy + h / 2;
+      return (part.box.maxX + 1) * CELL >= view.cx - w / 2 && part.box.minX * CELL <= view.cx + w / 2 &&
+             (part.box.maxY + 1) * CELL >= view.cy - h / 2 && part.box.minY * CELL <= view.cy + h / 2;
     }
 
     /* Redraw at most once a frame however many wheel or pointer events arrive. */
@@ -271,7 +322,7 @@
 
     /* The map point under a client (screen) position. */
     function toMap(clientX, clientY) {
-      var box = svg.getBoundingClientRect();
+      var box = svgBox();
       var ppu = fitPixelsPerUnit() * view.scale;
       var w = full.w / view.scale, h = full.h / view.scale;
       var left = box.left + (box.width - w * ppu) / 2, top = box.top + (box.height - h * ppu) / 2;
@@ -357,7 +408,7 @@
 
     svg.addEventListener("pointerdown", function (e) {
       pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
-      if (pointers.size === 1) gesture = { x: e.clientX, y: e.clientY, moved: false };
+      if (pointers.size === 1) gesture = { x: e.clientX, y: e.clientY, moved: false, marking: markingFrom(e) };
       if (pointers.size === 2) {
         var p = Array.from(pointers.values());
         gesture = { distance: Math.hypot(p[0].x - p[1].x, p[0].y - p[1].y) || 1, scale: view.scale, moved: true };
@@ -375,10 +426,25 @@
         return;
       }
       if (!gesture.moved && Math.hypot(e.clientX - gesture.x, e.clientY - gesture.y) < DRAG_PX) return;
+      if (gesture.marking) {
+        if (!gesture.moved) options.onDragOver(gesture.marking);
+        gesture.moved = true;
+        var under = document.elementFromPoint(e.clientX, e.clientY);
+        var seat = under && under.closest("[data-seat-id]") && options.seatOf(under.closest("[data-seat-id]"));
+        if (seat) options.onDragOver(seat);
+        return;
+      }
       if (!gesture.moved) svg.setPointerCapture(e.pointerId);
       gesture.moved = true;
       panBy(last.x - e.clientX, last.y - e.clientY);
     });
+    /* The seat a press starts on, when presses on seats mark them (options.onDragOver) and seats can be aimed at. */
+    function markingFrom(e) {
+      if (!options.onDragOver || seatPixels() < TARGET_PX) return null;
+      var el = e.target.closest && e.target.closest("[data-seat-id]");
+      return (el && options.seatOf(el)) || null;
+    }
+
     function endPointer(e) {
       pointers.delete(e.pointerId);
       if (pointers.size === 0 && gesture && !gesture.moved) gesture = null;
@@ -419,14 +485,51 @@
         else { view.scale = 1; schedule(); }
       });
     }
+    // Whatever moved the page since (a banner shown above the map), a new gesture starts from a fresh box.
+    function forgetBox() { screenBox = null; }
+    svg.addEventListener("pointerenter", forgetBox);
+    svg.addEventListener("pointerdown", forgetBox, true);
+    window.addEventListener("scroll", forgetBox, { capture: true, passive: true });
     window.addEventListener("resize", function () {
       fit = 0;
+      forgetBox();
       maxScale = Math.max(1, MAX_PX / (SEAT * fitPixelsPerUnit()));
       schedule();
     });
 
-    return { draw: draw, reveal: reveal, setMark: setMark, elementFor: elementFor };
+    return { draw: draw, reveal: reveal, setMark: setMark, elementFor: elementFor, reshape: reshape };
   }
 
+  /* Seats grouped by map row (y), each row sorted by x: what arrow keys move through. */
+  function rowsOf(items) {
+    var byY = new Map();
+    items.forEach(function (s) {
+      if (!byY.has(s.y)) byY.set(s.y, []);
+      byY.get(s.y).push(s);
+    });
+    return Array.from(byY.keys()).sort(function (a, b) { return a - b; }).map(function (y) {
+      return byY.get(y).sort(function (a, b) { return a.x - b.x; });
+    });
+  }
+
+  /* The seat an arrow key, Home or End moves to from ``seat``: along its row, or the nearest in the next row. */
+  function neighbour(rows, seat, key) {
+    var rowIndex = rows.findIndex(function (r) { return r[0].y === seat.y; });
+    var row = rows[rowIndex];
+    var i = row.indexOf(seat);
+    if (key === "ArrowLeft") return row[i - 1];
+    if (key === "ArrowRight") return row[i + 1];
+    if (key === "Home") return row[0];
+    if (key === "End") return row[row.length - 1];
+    var target = rows[rowIndex + (key === "ArrowUp" ? -1 : 1)];
+    if (!target) return null;
+    return target.reduce(function (best, s) {
+      return Math.abs(s.x - seat.x) < Math.abs(best.x - seat.x) ? s : best;
+    });
+  }
+
+  SeatMapView.rowsOf = rowsOf;
+  SeatMapView.neighbour = neighbour;
+  SeatMapView.kindName = kindName;
   window.AtomicSeats.SeatMapView = SeatMapView;
 })();

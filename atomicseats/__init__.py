@@ -10,6 +10,7 @@ from flask import Flask
 from atomicseats import security
 from atomicseats.config import DEFAULT_SECRET, Config, config_from_env
 from atomicseats.extensions import (
+    booking_ext,
     csrf,
     db,
     kafka_ext,
@@ -64,6 +65,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     mail.init_app(app)
     redis_ext.init_app(app)
+    booking_ext.init_app(app)
     kafka_ext.init_app(app)
     prefix = app.config["REDIS_PREFIX"]
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])

@@ -92,6 +92,9 @@ class Config:
     API_TOKEN_RETENTION_SECONDS = _int("API_TOKEN_RETENTION_SECONDS", 7 * 24 * 3600)
     # A hold submitted for checkout in time stays valid this long while its booking is pending.
     CHECKOUT_GRACE_SECONDS = _int("CHECKOUT_GRACE_SECONDS", 120)
+    # The longest a service waits for a lock another transaction holds (an event's gate lock, a row); past it the
+    # caller gets 503 ``busy`` with Retry-After instead of a request that hangs (booking/locks.py).
+    LOCK_TIMEOUT_SECONDS = float(os.environ.get("LOCK_TIMEOUT_SECONDS", "5"))
     # Checkout pipeline (docs/pipeline.md). A booking pending this long after its message left the outbox is
     # re-driven from PostgreSQL straight to RQ, so nothing depends on Kafka (or a worker) keeping it.
     REDRIVE_AFTER_SECONDS = _int("REDRIVE_AFTER_SECONDS", 30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase, registry
+
+from atomicseats.booking.settings import BookingSettings
 
 # Constraint names follow one convention so that Alembic migrations can refer to them.
 NAMING = {
@@ -157,5 +160,32 @@ class KafkaExtension:
             producer.close(timeout=1)
 
 
+@dataclass
+class _BookingState:
+    settings: BookingSettings
+    objects: dict[str, Any] = field(default_factory=dict)
+
+
+class BookingExtension:
+    """The engine's settings and its per-process objects, bound to the app like ``db`` and ``redis_ext``.
+
+    The settings are built once, when the app starts (web process, worker, scheduler), so the engine reads a
+    frozen object instead of Flask's config; the objects (the live-update emitter, the outcome waiters, the
+    waiting room's caches) live beside them, one set per app.
+    """
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["atomicseats.booking"] = _BookingState(BookingSettings.from_config(app.config))
+
+    @property
+    def settings(self) -> BookingSettings:
+        return current_app.extensions["atomicseats.booking"].settings
+
+    @property
+    def objects(self) -> dict[str, Any]:
+        return current_app.extensions["atomicseats.booking"].objects
+
+
 redis_ext = RedisExtension()
 kafka_ext = KafkaExtension()
+booking_ext = BookingExtension()

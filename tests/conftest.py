@@ -12,8 +12,9 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg2
@@ -228,6 +229,17 @@ def truncate_tables(attempts: int = 5) -> None:
                 raise
         finally:
             db.session.remove()
+
+
+@pytest.fixture
+def engine_settings(app, monkeypatch) -> Callable[..., None]:
+    """Change the engine's settings for one test: ``engine_settings(checkout_grace_seconds=0)``."""
+    state = app.extensions["atomicseats.booking"]
+
+    def change(**changes: object) -> None:
+        monkeypatch.setattr(state, "settings", replace(state.settings, **changes))
+
+    return change
 
 
 @pytest.fixture

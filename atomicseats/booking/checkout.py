@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from atomicseats.booking.reconcile import gate_lock_key, lock_gates
 from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Expired, NotFound
+from atomicseats.extensions import booking_ext
 from atomicseats.logs import current_request_id
 from atomicseats.models import User
 from atomicseats.models.base import utcnow
@@ -83,7 +83,7 @@ _INSERT_BOOKING = text(
 
 
 def start_checkout(
-    request: CheckoutRequest,
+    spec: CheckoutRequest,
     user: User,
     *,
     idempotency: IdempotencyRequest | None = None,
@@ -91,10 +91,10 @@ def start_checkout(
 ) -> Created | Replay:
     """Turn the user's live hold into a pending booking (202); 404 for someone else's hold, 410 once it ran out."""
     now = now or utcnow()
-    card = payments.provider().tokenize(request.payment.card_number)  # 422 before anything is written
-    grace_until = now + timedelta(seconds=current_app.config["CHECKOUT_GRACE_SECONDS"])
+    card = payments.provider().tokenize(spec.payment.card_number)  # 422 before anything is written
+    grace_until = now + timedelta(seconds=booking_ext.settings.checkout_grace_seconds)
     with transaction() as session:
-        result = run_once(session, idempotency, 202, lambda: _start(session, request, user, card, now, grace_until))
+        result = run_once(session, idempotency, 202, lambda: _start(session, spec, user, card, now, grace_until))
     if isinstance(result, Created):
         hold, seat_ids = result.obj.hold, result.obj.seat_ids
         _extend_gate(hold, seat_ids, grace_until, now)
@@ -112,14 +112,14 @@ class _Started:
 
 
 def _start(
-    session: Session, request: CheckoutRequest, user: User, card: Any, now: datetime, grace_until: datetime
+    session: Session, spec: CheckoutRequest, user: User, card: Any, now: datetime, grace_until: datetime
 ) -> Created:
     hold = session.execute(
         text(
             "SELECT h.id, h.event_id, h.status, h.expires_at, h.quantity, e.seating FROM holds h "
             "JOIN events e ON e.id = h.event_id WHERE h.id = :h AND h.user_id = :u FOR UPDATE OF h"
         ),
-        {"h": request.hold_id, "u": user.id},
+        {"h": spec.hold_id, "u": user.id},
     ).first()
     if hold is None:
         raise NotFound("No such hold.")

@@ -19,9 +19,8 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import redis
-from flask import current_app
 
-from atomicseats.extensions import redis_ext
+from atomicseats.extensions import booking_ext, redis_ext
 
 log = logging.getLogger(__name__)
 CHANNEL = "booking-final"
@@ -95,10 +94,10 @@ class Waiters:
 
 def waiters() -> Waiters:
     """This process's waiters, made on first use; the subscriber has no read timeout (it idles by design)."""
-    app = current_app._get_current_object()
-    found = app.extensions.get("atomicseats.booking_waiters")
+    objects, settings = booking_ext.objects, booking_ext.settings
+    found = objects.get("booking_waiters")
     if found is None:
-        client = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=None, health_check_interval=30)
-        found = Waiters(client, channel(), app.config["BOOKING_WAIT_MAX_WAITERS"])
-        app.extensions["atomicseats.booking_waiters"] = found
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=None, health_check_interval=30)
+        found = Waiters(client, channel(), settings.booking_wait_max_waiters)
+        objects["booking_waiters"] = found
     return found

@@ -23,9 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from flask import current_app
-
 from atomicseats.exceptions import Invalid
+from atomicseats.extensions import booking_ext
 
 CARD_APPROVED = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
@@ -87,11 +86,11 @@ class SimulatedProvider:
 
     def charge(self, token: str, amount_cents: int, idempotency_key: str) -> ChargeResult:
         behaviour = token.split("_")[1] if token.startswith("sim_") else "invalid"
-        timeout = current_app.config["PAYMENT_TIMEOUT_SECONDS"]
+        timeout = booking_ext.settings.payment_timeout_seconds
         if behaviour == "timeout":
             raise PaymentTimeout(f"no answer from the payment provider within {timeout} s")
         if behaviour == "slow":
-            time.sleep(min(current_app.config["PAYMENT_SLOW_SECONDS"], timeout))
+            time.sleep(min(booking_ext.settings.payment_slow_seconds, timeout))
         if behaviour in ("declined", "invalid"):
             return ChargeResult(False, None, "payment_declined")
         reference = "sim_ch_" + hashlib.sha256(f"{idempotency_key}:{amount_cents}".encode()).hexdigest()[:20]
@@ -103,4 +102,4 @@ _PROVIDERS: dict[str, PaymentProvider] = {"simulated": SimulatedProvider()}
 
 def provider() -> PaymentProvider:
     """The configured provider (``PAYMENT_PROVIDER``); add a real one to ``_PROVIDERS``."""
-    return _PROVIDERS[current_app.config["PAYMENT_PROVIDER"]]
+    return _PROVIDERS[booking_ext.settings.payment_provider]

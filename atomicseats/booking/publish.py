@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import socketio
-from flask import current_app
 
 from atomicseats import realtime
 from atomicseats.booking import availability, gate
-from atomicseats.extensions import db
+from atomicseats.extensions import booking_ext, db
 from atomicseats.realtime import event_room, user_room
 
 __all__ = ["batch", "current_availability", "emit", "event_room", "seat_status", "to_user", "user_room"]
@@ -85,13 +84,13 @@ class _Emitter(socketio.RedisManager):
 
 
 def _manager() -> _Emitter | None:
-    app = current_app._get_current_object()
-    manager = app.extensions.get("atomicseats.emitter")
-    url = app.config["SOCKETIO_MESSAGE_QUEUE"]
+    objects, settings = booking_ext.objects, booking_ext.settings
+    manager = objects.get("emitter")
+    url = settings.socketio_message_queue
     if manager is None and url:
-        prefix = app.config["REDIS_PREFIX"]
+        prefix = settings.redis_prefix
         manager = _Emitter(url, realtime.queue_channel(prefix), realtime.seats_channel(prefix))
-        app.extensions["atomicseats.emitter"] = manager
+        objects["emitter"] = manager
     return manager
 
 

@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import text
 
 from atomicseats.booking import availability, gate, publish
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, DomainError, Forbidden, NotFound
-from atomicseats.extensions import db, redis_ext
+from atomicseats.extensions import booking_ext, db, redis_ext
 from atomicseats.models.base import MAX_ID, utcnow
 
 log = logging.getLogger(__name__)
@@ -229,12 +228,8 @@ def _forget_at(room: Room) -> int:
     return gate.epoch_ms(room.ends_at + FORGET_AFTER_END)
 
 
-def _cfg(name: str) -> Any:
-    return current_app.config[name]
-
-
 def _script(source: str):
-    scripts = current_app.extensions.setdefault("atomicseats.waiting_room", {})
+    scripts = booking_ext.objects.setdefault("waiting_room_scripts", {})
     if source not in scripts:
         scripts[source] = redis_ext.client.register_script(source)
     return scripts[source]
@@ -249,11 +244,11 @@ def _room(row: Any) -> Room | None:
 def cached_room(event_id: int) -> Room | None:
     """:func:`room_for`, remembered by this process for WAITING_ROOM_CACHE_SECONDS: every hold asks, and most
     events have no waiting room. Turning one on takes effect on holds within that time."""
-    cache = current_app.extensions.setdefault("atomicseats.waiting_rooms", {})
+    cache = booking_ext.objects.setdefault("waiting_rooms", {})
     now = time.monotonic()
     found = cache.get(event_id)
     if found is None or found[0] <= now:
-        found = (now + _cfg("WAITING_ROOM_CACHE_SECONDS"), room_for(event_id))
+        found = (now + booking_ext.settings.waiting_room_cache_seconds, room_for(event_id))
         cache[event_id] = found
     return found[1]
 
@@ -273,7 +268,7 @@ def room_for(event_id: int) -> Room | None:
 
 
 def _mac(message: str) -> str:
-    digest = hmac.new(_cfg("SECRET_KEY").encode(), message.encode(), hashlib.sha256).digest()
+    digest = hmac.new(booking_ext.settings.secret_key.encode(), message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
@@ -386,10 +381,11 @@ def join(event_id: int, user_id: int, ip: str = "", now: datetime | None = None)
     room = room_for(event_id)
     if room is None:
         raise NotFound("This event has no waiting room.")
-    window_opens = room.opens_at - timedelta(seconds=_cfg("WAITING_ROOM_PREQUEUE_SECONDS"))
+    prequeue = booking_ext.settings.waiting_room_prequeue_seconds
+    window_opens = room.opens_at - timedelta(seconds=prequeue)
     if now < window_opens:
         raise Conflict(
-            f"The queue opens at {window_opens.isoformat()}, {_cfg('WAITING_ROOM_PREQUEUE_SECONDS') // 60} minutes "
+            f"The queue opens at {window_opens.isoformat()}, {prequeue // 60} minutes "
             "before the sale; arriving any time in that window gives the same chance.",
             code="queue_not_open",
             details={"queue_opens_at": window_opens.isoformat(), "sale_opens_at": room.opens_at.isoformat()},
@@ -403,7 +399,7 @@ def join(event_id: int, user_id: int, ip: str = "", now: datetime | None = None)
             gate.epoch_ms(room.opens_at),
             secrets.randbits(LOTTERY_BITS),
             ip,
-            _cfg("WAITING_ROOM_MAX_PER_IP"),
+            booking_ext.settings.waiting_room_max_per_ip,
             _forget_at(room),
         ],
     )
@@ -411,7 +407,7 @@ def join(event_id: int, user_id: int, ip: str = "", now: datetime | None = None)
     if kind == "ip":
         raise QueueFull(
             "Too many people have joined this queue from your network.",
-            details={"max_per_ip": _cfg("WAITING_ROOM_MAX_PER_IP")},
+            details={"max_per_ip": booking_ext.settings.waiting_room_max_per_ip},
         )
     return _view(room, user_id, kind, value, int(head), sold_out == b"1", now)
 
@@ -468,7 +464,7 @@ class TickResult:
 def tick(now: datetime | None = None) -> list[TickResult]:
     """Open due rooms, lapse unused admissions, admit the next people at each room's rate, announce progress."""
     now = now or utcnow()
-    window_end = now + timedelta(seconds=_cfg("WAITING_ROOM_PREQUEUE_SECONDS"))
+    window_end = now + timedelta(seconds=booking_ext.settings.waiting_room_prequeue_seconds)
     try:
         rows = db.session.execute(_OPEN_ROOMS, {"now": now, "window_end": window_end}).all()
     finally:
@@ -485,7 +481,7 @@ def admit(room: Room, now: datetime) -> TickResult:
     """One admission round for one room; PostgreSQL records each admission before Redis hands out a token."""
     keys = _keys(room.event_id)
     sold_out = _sold_out(room.event_id, now)
-    burst = max(1.0, room.admit_per_minute * _cfg("WAITING_ROOM_BURST_SECONDS") / 60)
+    burst = max(1.0, room.admit_per_minute * booking_ext.settings.waiting_room_burst_seconds / 60)
     opened, lapsed, head, waiting, flat = _script(_BUDGET)(
         keys=keys[:5],
         args=[
@@ -501,7 +497,7 @@ def admit(room: Room, now: datetime) -> TickResult:
     admitted: list[int] = []
     head, waiting = int(head), int(waiting)
     if candidates:
-        expires = now + timedelta(seconds=_cfg("WAITING_ROOM_ADMISSION_SECONDS"))
+        expires = now + timedelta(seconds=booking_ext.settings.waiting_room_admission_seconds)
         users = [u for u, _ in candidates]
         with transaction() as session:
             session.execute(
@@ -549,7 +545,7 @@ def _announce(room: Room, result: TickResult, now: datetime) -> None:
     its position, so the cost is one Redis publish per room, not one per person.
     """
     meta = _keys(room.event_id)[2]
-    interval_ms = int(_cfg("WAITING_ROOM_PUSH_SECONDS") * 1000)
+    interval_ms = int(booking_ext.settings.waiting_room_push_seconds * 1000)
     client = redis_ext.client
     last_sold_out = client.hget(meta, "pushed_sold_out") == b"1"
     if result.sold_out == last_sold_out and not client.set(meta + ":push", 1, nx=True, px=interval_ms):

@@ -20,7 +20,8 @@ from flask import Flask, current_app
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
 
-from atomicseats.booking import booking_reads, checkout, notifications, waitlist
+from atomicseats import emails
+from atomicseats.booking import booking_reads, checkout, waitlist
 from atomicseats.extensions import db, redis_ext
 from atomicseats.logs import request_id_bound
 from atomicseats.pipeline import dead_letters
@@ -110,7 +111,7 @@ def allocate_waitlist(event_id: int) -> int:
 def send_notification(payload: dict[str, Any], message_id: str) -> bool:
     """Send one email; on failure let RQ retry it, and after the last retry park it as a dead letter."""
     try:
-        return _in_app(notifications.send, payload, message_id)
+        return _in_app(emails.send, payload, message_id)
     except Exception as exc:
         job = get_current_job()
         if job is not None and job.retries_left:

@@ -21,7 +21,7 @@ from rq.job import Job
 from sqlalchemy import text
 
 from atomicseats.booking import booking_reads, outbox, waitlist
-from atomicseats.booking.notifications import EMAIL_CONSUMER
+from atomicseats.emails import EMAIL_CONSUMER
 from atomicseats.extensions import db, redis_ext
 from atomicseats.models.base import utcnow
 from atomicseats.pipeline import jobs

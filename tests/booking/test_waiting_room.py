@@ -89,8 +89,8 @@ def test_two_tabs_and_a_reload_share_one_place(app, ctx, factory, opens_at):
     assert waiting_room.event_of_ticket(first.ticket, me.id) == event.id
 
 
-def test_per_ip_cap_refuses_the_next_account_from_that_address(app, ctx, factory, opens_at, monkeypatch):
-    monkeypatch.setitem(app.config, "WAITING_ROOM_MAX_PER_IP", 2)
+def test_per_ip_cap_refuses_the_next_account_from_that_address(ctx, factory, opens_at, engine_settings):
+    engine_settings(waiting_room_max_per_ip=2)
     event = _room(factory, opens_at)
     now = opens_at + timedelta(seconds=1)
     a, b, c = _users(factory, 3)
@@ -118,8 +118,8 @@ def test_admission_follows_the_line_at_the_rate_and_tokens_check_out(app, ctx, f
     assert admission.place == 1
 
 
-def test_an_unused_slot_lapses_and_the_next_moves_up(app, ctx, factory, opens_at, monkeypatch):
-    monkeypatch.setitem(app.config, "WAITING_ROOM_ADMISSION_SECONDS", 30)
+def test_an_unused_slot_lapses_and_the_next_moves_up(ctx, factory, opens_at, engine_settings):
+    engine_settings(waiting_room_admission_seconds=30)
     event = _room(factory, opens_at, rate=1)  # one a minute: the second person gets in only by a lapse
     now = opens_at + timedelta(seconds=1)
     a, b, c = _in_line(factory, event, 3, now)

@@ -70,12 +70,12 @@ def test_a_refused_payment_fails_the_booking_and_frees_the_seats(api, factory, p
     audit(app, event.id)
 
 
-def test_a_hold_that_outlives_its_checkout_grace_fails_with_hold_expired(api, factory, pipeline, app, monkeypatch):
+def test_a_hold_that_outlives_its_checkout_grace_fails_with_hold_expired(api, factory, pipeline, app, engine_settings):
     event = factory.event(hold_seconds=30)
     seats = factory.seat_ids(event.id)
     _, client = _buyer(api, factory)
     held = hold(client, event.id, seat_ids=seats[:1])
-    monkeypatch.setitem(app.config, "CHECKOUT_GRACE_SECONDS", 0)  # the grace runs out before any worker can act
+    engine_settings(checkout_grace_seconds=0)  # the grace runs out before any worker can act
     booking = checkout(client, held["id"])
 
     done = wait_final(client, booking["id"], pipeline=pipeline)

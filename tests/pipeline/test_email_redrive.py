@@ -10,7 +10,7 @@ import os
 from rq import Queue
 from sqlalchemy import text
 
-from atomicseats.booking.notifications import EMAIL_CONSUMER
+from atomicseats.emails import EMAIL_CONSUMER
 from atomicseats.extensions import db
 from tests.pipeline.conftest import REDRIVE_AFTER_SECONDS
 from tests.pipeline.helpers import checkout, hold, wait_final

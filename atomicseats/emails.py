@@ -1,5 +1,8 @@
 """Notification emails: what each kind says, composed from the database at send time, and sent once.
 
+Rendering and SMTP belong to the app, not the booking engine: the engine only puts a notification message in
+the outbox, and the RQ job (``pipeline/jobs.py``) calls :func:`send`.
+
 The message on the ``notifications`` topic carries only ids; the email is composed when it is sent, from
 Jinja templates (``templates/email/``: a text and an HTML body), with the booking reference, the seats,
 the event and its times. A message id recorded in ``processed_messages`` in the sending transaction makes a

@@ -231,7 +231,15 @@ OPERATIONS: dict[str, Op] = {
         201,
         (409,),
         creates=True,
-        example={"quantity": 2},
+        example={"quantity": 2, "accept_partial": False, "together": True, "max_price_cents": 5000},
+        description=(
+            "Offers go to the first entry in line that fits what is free: an all-or-nothing group (without "
+            "`accept_partial`) larger than what is free, or one whose preferences nothing free meets, keeps its "
+            "place and a smaller group behind it is served. `section_ids` (reserved seating) and "
+            "`max_price_cents` limit which places are offered; `together` asks for adjacent seats in one row "
+            "(with `accept_partial`, a smaller block is offered when no block of the full size is free). "
+            "Preferences no seat of the event could meet are a 422."
+        ),
     ),
     "api.my_waitlist": Op(
         "Your waitlist entries with position and any open offer.", SIGNED_IN, response=schemas.WaitlistPage, params=PAGE

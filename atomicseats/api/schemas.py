@@ -153,7 +153,15 @@ class BookingPage(Out):
     next_cursor: str | None
 
 
-class WaitlistJoined(Out):
+class WaitlistPreferences(Out):
+    """What an offer to the entry respects (null: any section, any price)."""
+
+    section_ids: list[int] | None = Field(description="Offer seats only in these sections of the event.")
+    together: bool = Field(description="The places must be adjacent seats in one row.")
+    max_price_cents: int | None = Field(description="Offer no seat or place that costs more than this.")
+
+
+class WaitlistJoined(WaitlistPreferences):
     id: str = Field(json_schema_extra={"format": "uuid"})
     event_id: int
     quantity: int
@@ -173,7 +181,7 @@ class OfferAccepted(Offer):
     checkout_url: str = Field(description="The checkout page for the offer's hold; or POST /api/v1/bookings with it.")
 
 
-class WaitlistEntryOut(Out):
+class WaitlistEntryOut(WaitlistPreferences):
     id: str = Field(json_schema_extra={"format": "uuid"})
     event_id: int
     event_name: str

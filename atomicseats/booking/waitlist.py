@@ -16,32 +16,55 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from flask import current_app
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from atomicseats.booking import claims, hold_endings, outbox, publish
 from atomicseats.booking.access import may_see
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
+from atomicseats.booking.seat_selection import SeatState
 from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
+from atomicseats.booking.waitlist_seats import MapSeat, Wish, choose_seats, offered_quantity, open_rows
 from atomicseats.exceptions import Conflict, DomainError, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.models import User
-from atomicseats.models.base import utcnow
+from atomicseats.models.base import MAX_ID, utcnow
 
 log = logging.getLogger(__name__)
 OPEN = ("waiting", "offered")
 
 
 class JoinRequest(Spec):
+    """How many places, and what an offer must respect: sections, seats side by side, a price per place."""
+
     quantity: Annotated[int, Field(strict=True, ge=1, le=100)] = 1
     accept_partial: Annotated[bool, Field(strict=True)] = False
+    section_ids: list[Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]] | None = Field(
+        default=None, min_length=1, max_length=50
+    )
+    together: Annotated[bool, Field(strict=True)] = False
+    max_price_cents: Annotated[int, Field(strict=True, ge=0, le=100_000_000)] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_sections(self) -> JoinRequest:
+        if self.section_ids is not None and len(set(self.section_ids)) != len(self.section_ids):
+            raise ValueError("section_ids: must not repeat a section")
+        return self
 
 
 _FREE_PLACES = text(
-    "SELECT count(*) FROM seats WHERE event_id = :e AND booking_id IS NULL "
+    "SELECT count(*) FROM seats WHERE event_id = :e AND booking_id IS NULL AND for_sale "
     "AND (hold_expires_at IS NULL OR hold_expires_at <= :now)"
+)
+# The seat map as best available sees it, with each seat's section for the entries' preferences.
+_MAP = text(
+    """
+    SELECT s.section_id, s.id, sec.position, sec.price_cents, s.y, s.number, s.x, s.kind,
+           (s.booking_id IS NULL AND s.for_sale AND (s.hold_expires_at IS NULL OR s.hold_expires_at <= :now)) AS free
+    FROM seats s JOIN sections sec ON sec.id = s.section_id WHERE s.event_id = :e
+    """
 )
 _POSITION = text(
     "SELECT count(*) FROM waitlist_entries WHERE event_id = :e AND status IN ('waiting', 'offered') AND seq <= :seq"
@@ -64,7 +87,10 @@ def join(
 
 def _join(session: Session, event_id: int, user: User, wanted: JoinRequest, now: datetime) -> Created:
     event = session.execute(
-        text("SELECT id, status, host_id, waitlist_enabled, max_per_order FROM events WHERE id = :e"),
+        text(
+            "SELECT id, status, host_id, waitlist_enabled, max_per_order, seating, price_cents FROM events "
+            "WHERE id = :e"
+        ),
         {"e": event_id},
     ).first()
     if event is None or not may_see(event, user):
@@ -73,12 +99,13 @@ def _join(session: Session, event_id: int, user: User, wanted: JoinRequest, now:
         raise Conflict("This event has no open waitlist.", code="waitlist_closed")
     if wanted.quantity > event.max_per_order:
         raise Invalid.field("quantity", f"at most {event.max_per_order}")
+    _check_preferences(session, event, wanted)
     row = session.execute(
         text(
             """
-            INSERT INTO waitlist_entries (id, event_id, user_id, quantity, accept_partial, status,
-                                          created_at, updated_at)
-            VALUES (:id, :e, :u, :q, :p, 'waiting', :now, :now)
+            INSERT INTO waitlist_entries (id, event_id, user_id, quantity, accept_partial, section_ids, together,
+                                          max_price_cents, status, created_at, updated_at)
+            VALUES (:id, :e, :u, :q, :p, :sections, :together, :price, 'waiting', :now, :now)
             ON CONFLICT (user_id, event_id) WHERE status IN ('waiting', 'offered') DO NOTHING
             RETURNING id, seq
             """
@@ -89,6 +116,9 @@ def _join(session: Session, event_id: int, user: User, wanted: JoinRequest, now:
             "u": user.id,
             "q": wanted.quantity,
             "p": wanted.accept_partial,
+            "sections": wanted.section_ids,
+            "together": wanted.together,
+            "price": wanted.max_price_cents,
             "now": now,
         },
     ).first()
@@ -105,59 +135,100 @@ def _join(session: Session, event_id: int, user: User, wanted: JoinRequest, now:
         "event_id": event_id,
         "quantity": wanted.quantity,
         "accept_partial": wanted.accept_partial,
+        "section_ids": wanted.section_ids,
+        "together": wanted.together,
+        "max_price_cents": wanted.max_price_cents,
         "status": "waiting",
         "position": position,
     }
     return Created(row.id, body)
 
 
+def _check_preferences(session: Session, event: Any, wanted: JoinRequest) -> None:
+    """422 for preferences no offer could ever meet: sections of another event, a price nothing is sold at."""
+    if event.seating == "general":
+        if wanted.section_ids is not None:
+            raise Invalid.field("section_ids", "this event has general admission, without sections")
+        if wanted.together:
+            raise Invalid.field("together", "this event has general admission, without seats to sit together")
+        if wanted.max_price_cents is not None and event.price_cents > wanted.max_price_cents:
+            raise Invalid.field("max_price_cents", f"every place costs {event.price_cents} cents")
+        return
+    sections = dict(
+        session.execute(text("SELECT id, price_cents FROM sections WHERE event_id = :e"), {"e": event.id}).all()
+    )
+    if wanted.section_ids is not None:
+        unknown = sorted(set(wanted.section_ids) - sections.keys())
+        if unknown:
+            raise Invalid.field("section_ids", f"not sections of this event: {unknown}")
+    prices = [sections[s] for s in wanted.section_ids] if wanted.section_ids is not None else sections.values()
+    if wanted.max_price_cents is not None and min(prices, default=0) > wanted.max_price_cents:
+        raise Invalid.field("max_price_cents", "no seat in the chosen sections costs that little")
+
+
 def list_own(user: User, *, limit: int, cursor: dict[str, Any] | None, now: datetime | None = None) -> tuple[list, Any]:
     """The user's entries, newest first, with their FIFO position while open and the offer while one is open."""
     now = now or utcnow()
-    params: dict[str, Any] = {"u": user.id, "n": limit + 1, "now": now}
+    params: dict[str, Any] = {"u": user.id, "n": limit + 1}
     after = ""
     if cursor is not None:
         after = "AND w.seq < :c"
         params["c"] = int(cursor["seq"])
-    rows = db.session.execute(
+    rows = _own_entries(f"{after} ORDER BY w.seq DESC LIMIT :n", params)
+    page = rows[:limit]
+    return [_entry_view(r, now) for r in page], ({"seq": page[-1].seq} if len(rows) > limit else None)
+
+
+def own_entry(entry_id: uuid.UUID, user: User, now: datetime | None = None) -> dict[str, Any]:
+    """One of the user's entries as :func:`list_own` shows it (the page an offer's email links to); else 404."""
+    rows = _own_entries("AND w.id = :w", {"u": user.id, "w": entry_id})
+    if not rows:
+        raise NotFound("No such waitlist entry.")
+    return _entry_view(rows[0], now or utcnow())
+
+
+def _own_entries(tail: str, params: dict[str, Any]) -> list[Any]:
+    return db.session.execute(
         text(
             f"""
-            SELECT w.id, w.seq, w.event_id, e.name AS event_name, w.quantity, w.accept_partial, w.status,
-                   w.created_at,
+            SELECT w.id, w.seq, w.event_id, e.name AS event_name, w.quantity, w.accept_partial, w.section_ids,
+                   w.together, w.max_price_cents, w.status, w.created_at,
                    CASE WHEN w.status IN ('waiting', 'offered') THEN
                      (SELECT count(*) FROM waitlist_entries o WHERE o.event_id = w.event_id
                       AND o.status IN ('waiting', 'offered') AND o.seq <= w.seq) END AS position,
                    h.id AS offer_hold_id, h.expires_at AS offer_expires_at, h.quantity AS offer_quantity
             FROM waitlist_entries w JOIN events e ON e.id = w.event_id
             LEFT JOIN holds h ON h.waitlist_entry_id = w.id AND h.status = 'active' AND w.status = 'offered'
-            WHERE w.user_id = :u {after} ORDER BY w.seq DESC LIMIT :n
+            WHERE w.user_id = :u {tail}
             """
         ),
         params,
     ).all()
-    page = rows[:limit]
-    items = []
-    for r in page:
-        item = {
-            "id": str(r.id),
-            "event_id": r.event_id,
-            "event_name": r.event_name,
-            "quantity": r.quantity,
-            "accept_partial": r.accept_partial,
-            "status": r.status,
-            "position": r.position,
-            "created_at": r.created_at.isoformat(),
-            "offer": None,
+
+
+def _entry_view(r: Any, now: datetime) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": str(r.id),
+        "event_id": r.event_id,
+        "event_name": r.event_name,
+        "quantity": r.quantity,
+        "accept_partial": r.accept_partial,
+        "section_ids": r.section_ids,
+        "together": r.together,
+        "max_price_cents": r.max_price_cents,
+        "status": r.status,
+        "position": r.position,
+        "created_at": r.created_at.isoformat(),
+        "offer": None,
+    }
+    if r.offer_hold_id is not None:
+        item["offer"] = {
+            "hold_id": str(r.offer_hold_id),
+            "quantity": r.offer_quantity,
+            "expires_at": r.offer_expires_at.isoformat(),
+            "expires_in": max(0, int((r.offer_expires_at - now).total_seconds())),
         }
-        if r.offer_hold_id is not None:
-            item["offer"] = {
-                "hold_id": str(r.offer_hold_id),
-                "quantity": r.offer_quantity,
-                "expires_at": r.offer_expires_at.isoformat(),
-                "expires_in": max(0, int((r.offer_expires_at - now).total_seconds())),
-            }
-        items.append(item)
-    return items, ({"seq": page[-1].seq} if len(rows) > limit else None)
+    return item
 
 
 def leave(entry_id: uuid.UUID, user: User, now: datetime | None = None, *, only_offered: bool = False) -> None:
@@ -241,24 +312,35 @@ def allocate(event_id: int, now: datetime | None = None) -> list[Offer]:
             enabled = session.scalar(text("SELECT waitlist_enabled FROM events WHERE id = :e"), {"e": event_id})
             if event is None or event.status != "on_sale" or event.ends_at <= now or not enabled:
                 return []
-            free = session.scalar(_FREE_PLACES, {"e": event_id, "now": now})
             entries = session.execute(
                 text(
-                    "SELECT id, user_id, quantity, accept_partial FROM waitlist_entries "
-                    "WHERE event_id = :e AND status = 'waiting' ORDER BY seq FOR UPDATE"
+                    "SELECT id, user_id, quantity, accept_partial, section_ids, together, max_price_cents "
+                    "FROM waitlist_entries WHERE event_id = :e AND status = 'waiting' ORDER BY seq FOR UPDATE"
                 ),
                 {"e": event_id},
             ).all()
+            seat_map: list[MapSeat] = []
+            if event.seating == "general":
+                free = session.scalar(_FREE_PLACES, {"e": event_id, "now": now})
+            else:
+                seat_map = open_rows(
+                    MapSeat(r[0], SeatState(*r[1:])) for r in session.execute(_MAP, {"e": event_id, "now": now})
+                )
+                free = sum(s.state.free for s in seat_map)
             seconds = current_app.config.get("WAITLIST_OFFER_SECONDS") or event.hold_seconds
+            expires_at = now + timedelta(seconds=seconds)
+            taken: set[int] = set()
             for entry in entries:
                 if free <= 0:
                     break
-                if entry.quantity > free and not entry.accept_partial:
-                    continue  # all or nothing: a smaller group further back may fit
-                made = _offer(session, event, entry, min(entry.quantity, free), now, now + timedelta(seconds=seconds))
+                spec = _request_for(event, entry, free, seat_map, taken)
+                if spec is None:
+                    continue  # it does not fit what is free; one further back may (decision 0017)
+                made = _offer(session, event, entry, spec, now, expires_at)
                 if made is not None:
                     offered.append(made)
                     free -= made[1].quantity
+                    taken.update(seat["id"] for seat in made[0].seats)
     except BaseException:
         for claim, _ in offered:
             claims.undo_claim(event_id, claim)
@@ -281,27 +363,23 @@ def allocate(event_id: int, now: datetime | None = None) -> list[Offer]:
     return [o for _, o in offered]
 
 
-def _offer(session: Any, event: Any, entry: Any, quantity: int, now: datetime, expires_at: datetime) -> Any:
-    """Claim places for one entry inside a savepoint; None if they could not be claimed (the entry keeps waiting)."""
+def _request_for(
+    event: Any, entry: Any, free: int, seat_map: list[MapSeat], taken: set[int]
+) -> claims.HoldRequest | None:
+    """The hold to offer ``entry`` out of what is free and not offered yet in this run, or None if it does not fit."""
+    wish = Wish(entry.quantity, entry.accept_partial, entry.section_ids, entry.together, entry.max_price_cents)
     if event.seating == "general":
-        request = claims.HoldRequest(quantity=quantity, allow_partial=entry.accept_partial)
-    else:
-        seat_ids = list(
-            session.scalars(
-                text(
-                    "SELECT s.id FROM seats s JOIN sections sec ON sec.id = s.section_id WHERE s.event_id = :e "
-                    "AND s.booking_id IS NULL AND (s.hold_expires_at IS NULL OR s.hold_expires_at <= :now) "
-                    "ORDER BY sec.position, s.y, s.number LIMIT :n"
-                ),
-                {"e": event.id, "now": now, "n": quantity},
-            )
-        )
-        if not seat_ids or (len(seat_ids) < entry.quantity and not entry.accept_partial):
-            return None
-        request = claims.HoldRequest(seat_ids=seat_ids)
+        quantity = offered_quantity(wish, free, event.price_cents)
+        return claims.HoldRequest(quantity=quantity, allow_partial=entry.accept_partial) if quantity else None
+    seat_ids = choose_seats(seat_map, wish, taken)
+    return claims.HoldRequest(seat_ids=seat_ids) if seat_ids else None
+
+
+def _offer(session: Any, event: Any, entry: Any, spec: claims.HoldRequest, now: datetime, expires_at: datetime) -> Any:
+    """Claim places for one entry inside a savepoint; None if they could not be claimed (the entry keeps waiting)."""
     savepoint = session.begin_nested()
     try:
-        claim = claims.claim_in(session, event, entry.user_id, request, now, expires_at, waitlist_entry_id=entry.id)
+        claim = claims.claim_in(session, event, entry.user_id, spec, now, expires_at, waitlist_entry_id=entry.id)
     except DomainError as exc:  # taken meanwhile, or the person already holds seats for this event
         savepoint.rollback()
         log.info("waitlist: entry %s not offered: %s", entry.id, exc.code)

@@ -16,18 +16,20 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 import pytest
+from sqlalchemy import text
 
 from atomicseats import create_app, history
 from atomicseats.booking import availability, checkout, hold_endings, reconcile, waitlist
 from atomicseats.config import TestConfig, sqlalchemy_url
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
-from atomicseats.pipeline import recovery
+from atomicseats.pipeline import dead_letters, recovery
 from tests.conftest import own_database, wipe_redis
 from tests.factories import ApiClient, Factory, reserved_sections
 
@@ -226,11 +228,73 @@ def test_hot_statements_cost_their_own_result_at_any_history(plans_app, plans_db
         history.analyze(db.session)
         db.session.remove()
     after = _plans(dsn, recorder, hot)
+    problems = _grown(hot, before, after)
+    assert not problems, json.dumps(problems, indent=1)
 
+
+def _grown(statements: list[Recorded], before: list[dict], after: list[dict]) -> list[dict[str, Any]]:
+    """The statements whose plan scans a table, or whose pages grew with history."""
     problems = []
-    for statement, small, large in zip(hot, before, after, strict=True):
+    for statement, small, large in zip(statements, before, after, strict=True):
         scans = sorted({n["Relation Name"] for n in _nodes(large) if n["Node Type"] == "Seq Scan"})
         pages = [_pages(small), _pages(large)]
         if scans or pages[1] > MAX_PAGE_GROWTH * pages[0] + PAGE_SLACK:
             problems.append({"sql": " ".join(statement.sql.split())[:300], "seq_scans": scans, "pages": pages})
-    assert not problems, json.dumps(problems, indent=1)
+    return problems
+
+
+DEAD_LETTERS = 2000  # per batch, over three years
+
+
+def _park_letters(count: int) -> None:
+    """Dead letters of both kinds over the past events, most of them replayed, as years of them look."""
+    db.session.execute(
+        text(
+            """
+            INSERT INTO dead_letters (kind, message_id, payload, error, attempts, event_id, created_at, replayed_at)
+            SELECT CASE WHEN g % 10 = 0 THEN 'booking' ELSE 'notification' END, gen_random_uuid()::text,
+                   jsonb_build_object('event_id', e.ids[1 + g % 10]), 'SMTPServerDisconnected', 4,
+                   e.ids[1 + g % 10], now() - random() * interval '3 years',
+                   CASE WHEN g % 5 <> 0 THEN now() - random() * interval '1 day' END
+            FROM generate_series(1, :n) g, (SELECT array_agg(id ORDER BY id) AS ids FROM events) e
+            """
+        ),
+        {"n": count},
+    )
+    db.session.commit()
+    history.analyze(db.session)
+
+
+def test_the_admin_dead_letter_list_costs_a_page_however_many_letters(plans_app, plans_db: str, recorder: _Recorder):
+    """Each filter of the admin's list (and the API's) has an index in the list's order: a first and a next page
+    read about a page of rows with one batch of letters and with eight."""
+    with plans_app.app_context():
+        try:
+            _park_letters(DEAD_LETTERS)
+            event_id = db.session.scalar(text("SELECT min(event_id) FROM dead_letters"))
+            now = utcnow()
+            first = len(recorder.statements)
+            recorder.on = True
+            try:
+                for filters in (
+                    dead_letters.Filters(),
+                    dead_letters.Filters(replayed=False),
+                    dead_letters.Filters(replayed=True),
+                    dead_letters.Filters(kind=dead_letters.BOOKING),
+                    dead_letters.Filters(event_id=event_id, replayed=False),
+                    dead_letters.Filters(since=now - timedelta(days=730), until=now - timedelta(days=365)),
+                ):
+                    _, after = dead_letters.page(filters, 20)
+                    dead_letters.page(filters, 20, after)
+            finally:
+                recorder.on = False
+            listed = [s for s in recorder.statements[first:] if DML.match(s.sql)]
+            assert len(listed) == 12, "one statement per page"
+            before = _plans(plans_db, recorder, listed)
+            _park_letters(DEAD_LETTERS * (GROWTH - 1))
+            problems = _grown(listed, before, _plans(plans_db, recorder, listed))
+            assert not problems, json.dumps(problems, indent=1)
+        finally:
+            db.session.execute(text("TRUNCATE dead_letters"))
+            db.session.commit()
+            db.session.remove()

@@ -166,8 +166,8 @@ def page(
         created_at, letter_id = _position(cursor)
         query = query.where(tuple_(DeadLetter.created_at, DeadLetter.id) < (created_at, letter_id))
     rows = db.session.execute(query).all()
+    items = [_render(r.DeadLetter, r.replayed_by_email) for r in rows[:limit]]  # before the rollback expires them
     db.session.rollback()
-    items = [_render(r.DeadLetter, r.replayed_by_email) for r in rows[:limit]]
     more = len(rows) > limit
     return items, {"created_at": items[-1]["created_at"], "id": items[-1]["id"]} if more else None
 
@@ -190,10 +190,11 @@ def get(letter_id: int) -> dict[str, Any]:
         .outerjoin(User, User.id == DeadLetter.replayed_by)
         .where(DeadLetter.id == letter_id)
     ).first()
+    letter = _render(row.DeadLetter, row.replayed_by_email) if row is not None else None
     db.session.rollback()
-    if row is None:
+    if letter is None:
         raise NotFound("No such dead letter.")
-    return _render(row.DeadLetter, row.replayed_by_email)
+    return letter
 
 
 def _render(letter: DeadLetter, replayed_by_email: str | None) -> dict[str, Any]:

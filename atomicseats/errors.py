@@ -11,7 +11,7 @@ from flask import Flask, Response, flash, jsonify, redirect, render_template, re
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from atomicseats.exceptions import Conflict, DomainError, Expired, Forbidden, Invalid, NotFound
+from atomicseats.exceptions import Busy, Conflict, DomainError, Expired, Forbidden, Invalid, NotFound
 from atomicseats.extensions import db, limiter
 from atomicseats.ratelimit import seconds_until_reset
 
@@ -31,6 +31,7 @@ STATUS_BY_KIND: dict[type[DomainError], int] = {
     Conflict: 409,
     Expired: 410,
     Invalid: 422,
+    Busy: 503,
 }
 
 CODE_BY_STATUS = {

@@ -47,6 +47,12 @@ class Expired(DomainError):
     code = "expired"
 
 
+class Busy(DomainError):
+    """Another operation holds what this one needs, past the lock timeout; nothing was changed."""
+
+    code = "busy"
+
+
 class Invalid(DomainError):
     """A field-level problem; ``details.fields`` maps field names to messages."""
 

@@ -20,6 +20,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase, registry
 
+from atomicseats.booking.locks import bound_lock_waits
 from atomicseats.booking.settings import BookingSettings
 
 # Constraint names follow one convention so that Alembic migrations can refer to them.
@@ -171,11 +172,15 @@ class BookingExtension:
 
     The settings are built once, when the app starts (web process, worker, scheduler), so the engine reads a
     frozen object instead of Flask's config; the objects (the live-update emitter, the outcome waiters, the
-    waiting room's caches) live beside them, one set per app.
+    waiting room's caches) live beside them, one set per app. Every database connection of the app gets the
+    engine's lock timeout (booking/locks.py). Bind it after ``db``.
     """
 
     def init_app(self, app: Flask) -> None:
-        app.extensions["atomicseats.booking"] = _BookingState(BookingSettings.from_config(app.config))
+        settings = BookingSettings.from_config(app.config)
+        app.extensions["atomicseats.booking"] = _BookingState(settings)
+        with app.app_context():
+            bound_lock_waits(db.engine, settings.lock_timeout_seconds)
 
     @property
     def settings(self) -> BookingSettings:

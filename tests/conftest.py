@@ -22,6 +22,7 @@ import psycopg2.errors
 import pytest
 import redis
 import sqlalchemy.exc
+from flask import Flask
 from sqlalchemy import text
 
 from atomicseats import create_app
@@ -161,6 +162,12 @@ def app(settings: dict[str, str]):
     yield app
     with app.app_context():
         kafka_ext.close()
+
+
+def app_with(app: Flask, config: type = TestConfig, **overrides: object) -> Flask:
+    """Another app on this run's database and Redis, with another config class or settings."""
+    keys = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "REDIS_URL", "REDIS_PREFIX", "RATELIMIT_STORAGE_URI")
+    return create_app(config, {key: app.config[key] for key in keys} | overrides)
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,9 @@ import json
 
 import pytest
 import requests
-from flask import Flask
 
-from atomicseats import create_app
-from atomicseats.config import ProductionConfig, TestConfig
+from atomicseats.config import ProductionConfig
+from tests.conftest import app_with
 from tests.factories import LiveApi
 from tests.pipeline.helpers import query
 
@@ -20,12 +19,6 @@ TWENTY_MB = 20 * 1024 * 1024
 def csp_of(headers) -> dict[str, list[str]]:
     directives = (part.split() for part in headers["Content-Security-Policy"].split(";"))
     return {name: values for name, *values in directives}
-
-
-def app_with(app: Flask, config: type = TestConfig, **overrides: str) -> Flask:
-    """Another app on this run's database and Redis, with another config class or settings."""
-    keys = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "REDIS_URL", "REDIS_PREFIX", "RATELIMIT_STORAGE_URI")
-    return create_app(config, {key: app.config[key] for key in keys} | overrides)
 
 
 @pytest.mark.parametrize(

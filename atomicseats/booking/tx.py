@@ -7,16 +7,23 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
+from atomicseats.booking.locks import busy, timed_out
 from atomicseats.extensions import db
 
 
 @contextmanager
 def transaction() -> Iterator[Session]:
-    """Commit on success, roll back on any error, and leave the session clean either way."""
+    """Commit on success, roll back on any error, and leave the session clean either way.
+
+    A lock wait that ran out (locks.py) leaves as 503 ``busy``: the rollback undid everything, so the caller
+    may simply try again.
+    """
     session = db.session
     try:
         yield session
         session.commit()
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
+        if timed_out(exc):
+            raise busy() from exc
         raise

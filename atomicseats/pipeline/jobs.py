@@ -22,6 +22,7 @@ from rq.job import Job
 
 from atomicseats import emails
 from atomicseats.booking import booking_reads, checkout, waitlist
+from atomicseats.exceptions import Busy
 from atomicseats.extensions import db, redis_ext
 from atomicseats.logs import request_id_bound
 from atomicseats.pipeline import dead_letters
@@ -84,8 +85,8 @@ def confirm_booking(booking_id: str, message_id: str | None = None) -> str:
 
 def _unreachable(exc: Exception) -> bool:
     """The database or Redis could not run the job just now (down, restarting, a lost connection, a deadlock
-    or timeout): no evidence against the booking."""
-    return isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | redis.RedisError)
+    or timeout, a lock held past the lock timeout): no evidence against the booking."""
+    return isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | redis.RedisError | Busy)
 
 
 def _count_failure(booking_id: str, message_id: str | None, error: str) -> bool:

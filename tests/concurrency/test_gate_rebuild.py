@@ -18,8 +18,9 @@ import psycopg2
 from sqlalchemy import text
 
 from atomicseats.booking import gate
+from atomicseats.booking.locks import lock_gate_for_rebuild
 from atomicseats.booking.payments import CARD_APPROVED
-from atomicseats.booking.reconcile import lock_gate_for_rebuild, reconcile_event
+from atomicseats.booking.reconcile import reconcile_event
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
 from tests.factories import LiveApi

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from flask import current_app
 from pydantic import Field, model_validator
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -28,7 +27,7 @@ from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
 from atomicseats.booking.waitlist_seats import MapSeat, Wish, choose_seats, offered_quantity, open_rows
 from atomicseats.exceptions import Conflict, DomainError, Invalid, NotFound
-from atomicseats.extensions import db
+from atomicseats.extensions import booking_ext, db
 from atomicseats.models import User
 from atomicseats.models.base import MAX_ID, utcnow
 
@@ -327,7 +326,7 @@ def allocate(event_id: int, now: datetime | None = None) -> list[Offer]:
                     MapSeat(r[0], SeatState(*r[1:])) for r in session.execute(_MAP, {"e": event_id, "now": now})
                 )
                 free = sum(s.state.free for s in seat_map)
-            seconds = current_app.config.get("WAITLIST_OFFER_SECONDS") or event.hold_seconds
+            seconds = booking_ext.settings.waitlist_offer_seconds or event.hold_seconds
             expires_at = now + timedelta(seconds=seconds)
             taken: set[int] = set()
             for entry in entries:

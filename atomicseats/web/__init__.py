@@ -21,4 +21,4 @@ def realtime_connection() -> dict[str, str]:
     return {"realtime_url": current_app.config["REALTIME_URL"], "realtime_token": token}
 
 
-from atomicseats.web import accounts, pages, queue, shop  # noqa: E402,F401
+from atomicseats.web import accounts, pages, queue, shop, waitlist  # noqa: E402,F401

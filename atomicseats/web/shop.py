@@ -1,4 +1,4 @@
-"""Checkout, my bookings and my waitlist: pages over the engine, with live state from the JSON API and Socket.IO."""
+"""Checkout and my bookings: pages over the engine, with live state from the JSON API and Socket.IO."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from atomicseats.api.common import decode_cursor, encode_cursor
 from atomicseats.auth import role_required
-from atomicseats.booking import booking_reads, holds, waitlist
+from atomicseats.booking import booking_reads, holds
 from atomicseats.booking import checkout as checkout_engine
-from atomicseats.booking.specs import parse
 from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.models import Booking, Event, Hold
@@ -21,7 +20,6 @@ from atomicseats.models.base import utcnow
 from atomicseats.web import bp
 from atomicseats.web.shop_forms import ConfirmForm, PaymentForm, WaitlistForm, require_confirmation
 
-WAITLIST_PAGE = 100
 BOOKINGS_PAGE = 20
 
 
@@ -38,15 +36,29 @@ def checkout(hold_id: uuid.UUID):
         hold = holds.get_hold(hold_id, user, now)
     except Expired:
         hold = None
+    event = db.session.get(Event, own.event_id)
     return render_template(
         "shop/checkout.html",
         hold=hold.to_dict(now) if hold else None,
         hold_id=hold_id,
         expires_ms=max(0, int((hold.expires_at - now).total_seconds() * 1000)) if hold else 0,
-        event=db.session.get(Event, own.event_id),
+        event=event,
         booking=db.session.scalar(select(Booking).where(Booking.hold_id == hold_id)),
         form=PaymentForm(),
+        shortfall_form=_shortfall_form(event) if hold else None,
     )
+
+
+def _shortfall_form(event: Event) -> WaitlistForm | None:
+    """The "join the waitlist for the rest" form, prefilled with the places a partial hold did not get.
+
+    The hold keeps only what it got, so the event page passes the shortfall its hold answer reported in the
+    link (``?shortfall=``); it prefills the user's own form and nothing more, so it needs no more trust.
+    """
+    shortfall = request.args.get("shortfall", type=int)
+    if not shortfall or not 1 <= shortfall <= event.max_per_order or not event.waitlist_enabled:
+        return None
+    return WaitlistForm(formdata=None, quantity=shortfall, accept_partial=True)
 
 
 @bp.get("/bookings")
@@ -104,45 +116,3 @@ def cancel_booking(booking_id: uuid.UUID):
     else:
         flash(f"Booking {booking['reference']} is cancelled; its seats are back on sale.", "success")
     return redirect(url_for("web.booking_page", booking_id=booking_id))
-
-
-@bp.get("/waitlist")
-@role_required()
-def my_waitlist():
-    entries, _ = waitlist.list_own(current_user._get_current_object(), limit=WAITLIST_PAGE, cursor=None)
-    return render_template("shop/waitlist.html", entries=entries, form=ConfirmForm())
-
-
-@bp.post("/events/<int:event_id>/waitlist")
-@role_required("attendee")
-def join_waitlist(event_id: int):
-    form = WaitlistForm()
-    if not form.validate_on_submit():
-        flash(" ".join(form.quantity.errors) or "The form expired; please try again.", "error")
-        return redirect(url_for("web.event_page", event_id=event_id))
-    try:
-        result = waitlist.join(
-            event_id, current_user._get_current_object(), parse(waitlist.JoinRequest, {"quantity": form.quantity.data})
-        )
-    except NotFound:
-        abort(404, description="No such event.")
-    except (Conflict, Invalid) as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("web.event_page", event_id=event_id))
-    flash(f"You are number {result.body['position']} on the waitlist.", "success")
-    return redirect(url_for("web.my_waitlist"))
-
-
-@bp.post("/waitlist/<uuid:entry_id>/leave")
-@role_required()
-def leave_waitlist(entry_id: uuid.UUID):
-    require_confirmation()
-    try:
-        waitlist.leave(entry_id, current_user._get_current_object())
-    except NotFound:
-        abort(404, description="No such waitlist entry.")
-    except Conflict as exc:
-        flash(exc.message, "error")
-    else:
-        flash("You left the waitlist.", "success")
-    return redirect(url_for("web.my_waitlist"))

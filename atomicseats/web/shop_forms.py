@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask import abort
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SearchField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SearchField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 
@@ -47,5 +56,16 @@ def require_confirmation() -> None:
 
 
 class WaitlistForm(FlaskForm):
+    """Join a waitlist: the engine's JoinRequest checks what only the event knows (its sections and prices)."""
+
     quantity = IntegerField("Places wanted", validators=[DataRequired(), NumberRange(min=1, max=100)], default=1)
+    accept_partial = BooleanField("Offer me fewer places if not all are free")
+    # the event page lists the event's own sections; any other id is refused by the engine
+    section_ids = SelectMultipleField("Only in these sections", coerce=int, validate_choice=False)
+    together = BooleanField("Seats side by side")
+    max_price = DecimalField(
+        "Most I will pay per place (€)",
+        places=2,
+        validators=[Optional(), NumberRange(min=0, max=1_000_000, message="Enter an amount from 0.")],
+    )
     submit = SubmitField("Join the waitlist")

@@ -36,8 +36,11 @@
   /* A Socket.IO connection to the realtime process (WebSocket only, so no sticky sessions are needed).
      When a realtime process restarts, thousands of pages reconnect at once: each waits a random 0.5-1.5x of
      a delay that doubles up to 30 s, so they come back spread out. A refused connection (the process is
-     full) is retried the same way; a token the server rejects is dropped and the page reconnects without. */
+     full) is retried the same way; a token the server rejects is dropped and the page reconnects without.
+     One connection per page: every script of the page that asks gets the same one. */
+  var shared = null;
   function socket() {
+    if (shared) return shared;
     var token = meta("realtime-token");
     var options = {
       transports: ["websocket"],
@@ -47,7 +50,7 @@
       randomizationFactor: 0.5,
     };
     var url = meta("realtime-url");
-    var s = url ? io(url, options) : io(options);
+    var s = shared = url ? io(url, options) : io(options);
     var refused = 0;
     s.on("connect", function () { refused = 0; });
     s.on("connect_error", function (err) {

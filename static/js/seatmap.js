@@ -186,8 +186,10 @@
     });
   }
 
-  function goToCheckout(holdId) {
-    window.location.assign(root.dataset.checkoutUrl.replace("00000000-0000-0000-0000-000000000000", holdId));
+  // A partial hold's shortfall rides along, so that checkout can offer the waitlist for the rest.
+  function goToCheckout(holdId, shortfall) {
+    var url = root.dataset.checkoutUrl.replace("00000000-0000-0000-0000-000000000000", holdId);
+    window.location.assign(shortfall ? url + "?shortfall=" + shortfall : url);
   }
 
   /* Signing in leaves this page: the picked seats wait in this tab's sessionStorage, and the login's
@@ -227,7 +229,7 @@
     }
     say("Holding…");
     A.api("POST", "/events/" + eventId + "/holds", body).then(function (result) {
-      if (result.status === 201) return goToCheckout(result.body.id);
+      if (result.status === 201) return goToCheckout(result.body.id, result.body.shortfall);
       var error = result.body && result.body.error;
       if (error && error.code === "hold_exists" && error.details.hold_id) {
         say("You already hold seats for this event; taking you to that checkout.");
@@ -280,7 +282,9 @@
   quantityForm("best-form", "best-quantity", function () {
     return { prefer: "best", accessible: document.getElementById("best-accessible").checked };
   });
-  quantityForm("ga-form", "ga-quantity", function () { return {}; });
+  quantityForm("ga-form", "ga-quantity", function () {
+    return { allow_partial: document.getElementById("ga-partial").checked };
+  });
 
   var socket = A.socket();
   function join() {

@@ -67,6 +67,8 @@ class Config:
     # Flask-Mail suppresses sending when TESTING unless told: tests read real messages from the SMTP sink.
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "AtomicSeats <tickets@atomicseats.example.com>")
+    # Where people reach the site: links in emails (a waitlist offer's page) start with it.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
 
     # Socket.IO: the Redis message queue joins every process that emits (web, workers, scheduler) to the
     # realtime processes that serve the browsers (docs/decisions/0001-realtime-process.md).

@@ -22,6 +22,7 @@
     selected: "M7 12.5l3.2 3.2L17 8.8",
     booked: "M8 8l8 8M16 8l-8 8",
     yours: "M12 6.5l1.6 3.4 3.7.4-2.8 2.5.8 3.7-3.3-1.9-3.3 1.9.8-3.7-2.8-2.5 3.7-.4z",
+    off: "M6 18L18 6",
   };
   var KIND_TEXT = {
     accessible: "wheelchair accessible",
@@ -35,12 +36,14 @@
   }
 
   function shownStatus(seat) {
+    if (!seat.for_sale) return "off";
     if (seat.status === "available" && selected.has(seat.id)) return "selected";
     if (seat.status === "held" && myHoldSeats.has(seat.id)) return "yours";
     return seat.status;
   }
 
-  var STATUS_TEXT = { available: "available", selected: "selected", yours: "held for you", held: "held", booked: "booked" };
+  var STATUS_TEXT = { available: "available", selected: "selected", yours: "held for you", held: "held", booked: "booked",
+                      off: "not for sale" };
 
   function paint(seat) {
     var status = shownStatus(seat);
@@ -57,7 +60,7 @@
   }
 
   function firstFree(items) {
-    return items.find(function (s) { return s.status === "available"; }) || items[0];
+    return items.find(function (s) { return shownStatus(s) === "available"; }) || items[0];
   }
 
   function draw(items) {
@@ -78,15 +81,8 @@
       controls: document.getElementById("map-controls"),
       tooltip: document.getElementById("seat-tip"),
     });
-    var byY = new Map();
-    items.forEach(function (s) {
-      seats.set(s.id, s);
-      if (!byY.has(s.y)) byY.set(s.y, []);
-      byY.get(s.y).push(s);
-    });
-    rows = Array.from(byY.keys()).sort(function (a, b) { return a - b; }).map(function (y) {
-      return byY.get(y).sort(function (a, b) { return a.x - b.x; });
-    });
+    items.forEach(function (s) { seats.set(s.id, s); });
+    rows = A.SeatMapView.rowsOf(items);
     view.draw(items);
     // Asking for a wheelchair space only makes sense where the venue has one.
     document.getElementById("best-accessible-field").hidden = !items.some(function (s) {
@@ -100,21 +96,6 @@
     var el = view.elementFor(seats.get(id));
     el.setAttribute("tabindex", "0");
     if (focus) el.focus();
-  }
-
-  function neighbour(seat, key) {
-    var rowIndex = rows.findIndex(function (r) { return r[0].y === seat.y; });
-    var row = rows[rowIndex];
-    var i = row.indexOf(seat);
-    if (key === "ArrowLeft") return row[i - 1];
-    if (key === "ArrowRight") return row[i + 1];
-    if (key === "Home") return row[0];
-    if (key === "End") return row[row.length - 1];
-    var target = rows[rowIndex + (key === "ArrowUp" ? -1 : 1)];
-    if (!target) return null;
-    return target.reduce(function (best, s) {
-      return Math.abs(s.x - seat.x) < Math.abs(best.x - seat.x) ? s : best;
-    });
   }
 
   function toggle(seat) {
@@ -260,7 +241,7 @@
     // Shift with an arrow pans the view (seatmap_view.js); a plain arrow moves to the next seat.
     if (e.shiftKey || ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].indexOf(e.key) < 0) return;
     e.preventDefault();
-    var next = neighbour(seat, e.key);
+    var next = A.SeatMapView.neighbour(rows, seat, e.key);
     if (next) setFocusable(next.id, true);
   }
 

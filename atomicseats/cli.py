@@ -30,7 +30,6 @@ pipeline_cli = AppGroup("pipeline", help="Run the background processes.")
 def create_admin(email: str, name: str, password: str) -> None:
     """Create an admin (admins are never self-service)."""
     user = users.create_admin(email, name, password)
-    db.session.commit()
     click.echo(f"admin {user.email} created (id {user.id})")
 
 
@@ -42,7 +41,6 @@ def set_role(email: str, role: str) -> None:
     if user is None:
         raise click.ClickException(f"no user {email}")
     users.set_role(user.id, role)
-    db.session.commit()
     click.echo(f"{user.email} is now {role}")
 
 

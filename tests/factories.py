@@ -78,7 +78,6 @@ class Factory:
     def token(self, user: User) -> str:
         with self.app.app_context():
             plain, _ = tokens.issue(user, 3600)
-            db.session.commit()
             return plain
 
     def event(self, host: User | None = None, publish: bool = True, **overrides: Any) -> Event:

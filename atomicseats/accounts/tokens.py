@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from atomicseats import dbapi
 from atomicseats.accounts import users
+from atomicseats.booking.tx import transaction
 from atomicseats.extensions import db
 from atomicseats.models import ApiToken, User
 from atomicseats.models.base import utcnow
@@ -20,13 +21,14 @@ def _digest(token: str) -> str:
 
 
 def issue(user: User, ttl_seconds: int, now: datetime | None = None) -> tuple[str, ApiToken]:
-    """Return the plain token (shown once) and its row. The caller commits."""
+    """Return the plain token (shown once) and its row, committed: the caller can hand the token out at once."""
     now = now or utcnow()
     plain = secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id, token_hash=_digest(plain), created_at=now, expires_at=now + timedelta(seconds=ttl_seconds)
     )
-    db.session.add(row)
+    with transaction() as session:
+        session.add(row)
     return plain, row
 
 
@@ -48,8 +50,10 @@ def resolve(plain: str, now: datetime | None = None) -> tuple[User, int] | None:
 
 
 def revoke(token_id: int, now: datetime | None = None) -> None:
-    db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now or utcnow())
-    )
+    """End the token now, committed (revoking one already revoked changes nothing)."""
+    with transaction() as session:
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now or utcnow())
+        )

@@ -89,7 +89,8 @@ def _registered(user: User) -> Created:
 
 
 def register(email: str, name: str, password: str, role: str = "attendee") -> User:
-    """Create a user; only attendees and hosts may sign themselves up. The caller commits."""
+    """Create a user in the caller's transaction (:func:`sign_up` and the demo seeder own theirs); only attendees
+    and hosts may sign themselves up."""
     if role not in SELF_SERVICE_ROLES:
         raise Invalid.field("role", f"must be one of {', '.join(SELF_SERVICE_ROLES)}")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -112,17 +113,20 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def set_role(user_id: int, role: str) -> User:
+    """Give the user ``role``, committed."""
     if role not in ROLES:
         raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    user.role = role
+    with transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        user.role = role
     return user
 
 
 def create_admin(email: str, name: str, password: str) -> User:
-    """Used by the CLI: admins are never self-service."""
-    user = register(email, name, password, role="attendee")
-    user.role = "admin"
+    """Used by the CLI: admins are never self-service. Committed."""
+    with transaction():
+        user = register(email, name, password, role="attendee")
+        user.role = "admin"
     return user

@@ -49,12 +49,9 @@ def set_role(user_id: int):
         return redirect(url_for("admin.user_list"))
     try:
         user = users.set_role(user_id, form.role.data)
-        db.session.commit()
     except NotFound:
-        db.session.rollback()
         abort(404, description="No such user.")
     except Invalid as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     else:
         flash(f"{user.name} ({user.email}) is now {user.role}.", "success")

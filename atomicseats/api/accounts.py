@@ -16,7 +16,7 @@ from atomicseats.auth import api_auth, api_user
 from atomicseats.booking.idempotency import IdempotencyRequest
 from atomicseats.booking.specs import Spec
 from atomicseats.errors import error_response
-from atomicseats.extensions import db, limiter
+from atomicseats.extensions import limiter
 
 
 class RegisterBody(Spec):
@@ -57,7 +57,6 @@ def issue_token():
         return error_response(401, "invalid_credentials", "Wrong email or password.")
     ttl = current_app.config["API_TOKEN_TTL_SECONDS"]
     plain, _ = tokens.issue(user, ttl)
-    db.session.commit()
     return jsonify({"access_token": plain, "token_type": "Bearer", "expires_in": ttl})
 
 
@@ -73,7 +72,6 @@ def revoke_token():
         logout_user()
         return "", 204
     tokens.revoke(token_id)
-    db.session.commit()
     return "", 204
 
 

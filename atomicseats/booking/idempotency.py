@@ -56,7 +56,7 @@ class IdempotencyRequest:
         canonical = json.dumps({"scope": scope, "payload": payload}, sort_keys=True, default=str)
         return cls(user_id, key, hashlib.sha256(canonical.encode()).hexdigest())
 
-    def begin(self, session: Session) -> Replay | None:
+    def _begin(self, session: Session) -> Replay | None:
         """Serialise on (user, key); return the stored answer if this key was used before."""
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:k, :u))"),
@@ -83,7 +83,7 @@ class IdempotencyRequest:
             )
         return Replay(row.status_code, row.response)
 
-    def finish(self, session: Session, status: int, body: dict[str, Any], owner_id: int | None = None) -> None:
+    def _finish(self, session: Session, status: int, body: dict[str, Any], owner_id: int | None = None) -> None:
         """Store the answer; ``owner_id`` is the user an anonymous request created."""
         session.execute(
             text(
@@ -114,11 +114,11 @@ def run_once(
     and what it made commit or roll back together. ``owner`` names the user an anonymous request created
     (registration), under whom its key is stored.
     """
-    if idempotency is not None and (replay := idempotency.begin(session)) is not None:
+    if idempotency is not None and (replay := idempotency._begin(session)) is not None:
         return replay
     result = create()
     if idempotency is not None:
-        idempotency.finish(session, status, result.body, owner_id=owner(result) if owner else None)
+        idempotency._finish(session, status, result.body, owner_id=owner(result) if owner else None)
     return result
 
 

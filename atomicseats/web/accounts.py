@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 
 from atomicseats.accounts import users
 from atomicseats.exceptions import Conflict, Invalid
-from atomicseats.extensions import db, limiter
+from atomicseats.extensions import limiter
 from atomicseats.web import bp
 from atomicseats.web.forms import LoginForm, RegisterForm
 
@@ -47,13 +47,10 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = users.register(form.email.data, form.name.data, form.password.data, form.role.data)
-            db.session.commit()
+            user = users.sign_up(form.email.data, form.name.data, form.password.data, form.role.data).obj
         except Conflict as exc:
-            db.session.rollback()
             form.email.errors.append(exc.message)
         except Invalid as exc:
-            db.session.rollback()
             for name, message in exc.details.get("fields", {}).items():
                 getattr(form, name).errors.append(message)
         else:

@@ -56,3 +56,15 @@ def test_a_request_id_is_echoed_or_made_up(api):
     assert given.headers["X-Request-Id"] == "trace-42.a"
     made = api.get("/events", headers={"X-Request-Id": "no spaces allowed"})
     assert made.headers["X-Request-Id"] != "no spaces allowed" and len(made.headers["X-Request-Id"]) == 32
+
+
+def test_the_waitlist_fields_are_documented_for_joining_and_in_the_answers(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    preferences = {"accept_partial", "section_ids", "together", "max_price_cents"}
+    assert preferences <= set(schemas["JoinRequest"]["properties"])
+    assert schemas["JoinRequest"]["additionalProperties"] is False
+    for answer in ("WaitlistJoined", "WaitlistEntryOut"):
+        assert preferences <= set(schemas[answer]["required"]), answer
+    join = doc["paths"]["/api/v1/events/{event_id}/waitlist"]["post"]
+    assert "422" in join["responses"] and "first entry in line that fits" in join["description"]

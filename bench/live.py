@@ -1,19 +1,25 @@
 """Live seat maps at scale: do thousands of open maps cost the site anything, and how fast do changes reach them?
 
-Usage: ``.venv/bin/python bench/live.py [--clients 5000] [--processes 8] [--holds 20]``
+Usage: ``.venv/bin/python bench/live.py [--clients 5000] [--processes 4] [--holds 20]``
 
 Starts its own database, the web process and the realtime process exactly as the Procfile runs them (no special
 thread count: an open map holds no web thread), seeds a reserved event of 20,000 seats, and then:
 
 1. without maps: ``--holds`` holds one after the other (each released after 0.3 s) while a probe thread asks
    ``/health`` every 50 ms: the baseline hold and ``/health`` latencies;
-2. connects ``--clients`` Socket.IO clients (WebSocket, asyncio clients spread over ``--processes`` processes)
-   that each join the event's room and receive its full map: connect+join time per client, and in total;
+2. connects ``--clients`` seat maps (WebSocket, spread over ``--processes`` client processes), first without
+   joining: the memory an open connection costs; then every map joins the event's room and receives its full
+   map: connect and join time per map, in total, and the memory a joined map costs (after the sends drained,
+   and at the peak while they were sent);
 3. with every map open, the same holds and probes, and for each hold and map the time from sending
    ``POST /holds`` to the map receiving the ``seat_status`` that marks the seat held (never-delivered counted).
 
-Prints those figures, the realtime process's memory per open map (its RSS once every map has joined minus
-before, per map) and the peak RSS of the web and realtime processes. Figures are printed, never asserted.
+The maps are raw WebSocket clients speaking Engine.IO and Socket.IO by hand, many to an asyncio loop: they
+answer pings, recognise a full map by its tail without parsing it, and parse only the small changes. The
+clients share the server's two cores; a client that costs little leaves the measurement to the server.
+
+Prints those figures, the realtime process's metrics, and the peak RSS of the web and realtime processes.
+Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ import threading
 import time
 from pathlib import Path
 
-import socketio
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,6 +49,7 @@ from tests.services import start_realtime
 CONNECT_ATTEMPTS = 5
 CONCURRENT_HANDSHAKES = 20
 PROBE_INTERVAL = 0.05
+FULL_TAIL = b'"full":true}]'  # how a full map's Socket.IO packet ends (compact JSON, ``full`` its last key)
 
 
 def _rss_mb(pid: int) -> float:
@@ -52,59 +60,89 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-class Listener:
-    """One seat map: a Socket.IO client in the event's room that stamps when each seat turns held."""
+class SeatMap:
+    """One seat map as a raw Engine.IO v4 / Socket.IO v5 WebSocket client: stamps when each seat turns held."""
 
-    def __init__(self, event_id: int):
+    def __init__(self, url: str, event_id: int):
+        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         self.event_id = event_id
         self.seen: dict[int, float] = {}
         self.joined = asyncio.Event()
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.client.on("seat_status", self._on_status)
+        self.ws: ClientConnection | None = None
+        self.reader: asyncio.Task | None = None
+        self.closed_early = False
 
-    async def connect(self, url: str) -> float:
-        """Connect and join; returns the seconds from the first attempt to the full map arriving."""
+    async def connect(self) -> float:
+        """Open the connection and the Socket.IO namespace; returns the seconds that took."""
         started = time.perf_counter()
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
-                await self.client.connect(url, transports=["websocket"], wait_timeout=30)
+                self.ws = await connect(
+                    self.url, compression=None, max_size=None, ping_interval=None, open_timeout=60, close_timeout=1
+                )
                 break
-            except socketio.exceptions.ConnectionError:
+            except (OSError, websockets.InvalidHandshake, TimeoutError):
                 if attempt == CONNECT_ATTEMPTS:
                     raise
                 await asyncio.sleep(0.2 * attempt)  # a burst of handshakes can overflow the listen backlog
-        await self.client.emit("join_event", {"event_id": self.event_id})
-        await asyncio.wait_for(self.joined.wait(), 60)
+        assert (await self.ws.recv()).startswith("0")  # Engine.IO open
+        await self.ws.send("40")
+        assert (await self.ws.recv()).startswith("40")  # Socket.IO connected
+        self.reader = asyncio.ensure_future(self._read())
         return time.perf_counter() - started
 
-    def _on_status(self, data: dict) -> None:
-        now = time.time()
-        if data.get("full"):
-            self.joined.set()
-            return
-        for seat in data["seats"]:
-            if seat["status"] == "held":
-                self.seen.setdefault(seat["id"], now)
+    async def join(self) -> float:
+        """Join the event's room; returns the seconds until its full map arrived."""
+        started = time.perf_counter()
+        await self.ws.send("42" + json.dumps(["join_event", {"event_id": self.event_id}], separators=(",", ":")))
+        await asyncio.wait_for(self.joined.wait(), 120)
+        return time.perf_counter() - started
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                message = await self.ws.recv(decode=False)
+                if message == b"2":  # Engine.IO ping
+                    await self.ws.send("3")
+                elif message.endswith(FULL_TAIL):
+                    self.joined.set()
+                elif message.startswith(b'42["seat_status"'):
+                    now = time.time()
+                    for seat in json.loads(message[2:])[1]["seats"]:
+                        if seat["status"] == "held":
+                            self.seen.setdefault(seat["id"], now)
+        except websockets.ConnectionClosed:
+            self.closed_early = True
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
 
 
-def _listen(url: str, event_id: int, count: int, ready, stop, out) -> None:
-    """One client process: ``count`` seat maps on one asyncio loop, so that the clients' own cost stays small
-    next to the server's (real seat maps run on other machines; here they share the server's two cores)."""
-    out.put(asyncio.run(_listen_async(url, event_id, count, ready, stop)))
+def _listen(url: str, event_id: int, count: int, ready, go, stop, out) -> None:
+    """One client process: ``count`` seat maps on one asyncio loop."""
+    out.put(asyncio.run(_listen_async(url, event_id, count, ready, go, stop)))
 
 
-async def _listen_async(url: str, event_id: int, count: int, ready, stop) -> list[dict[int, float]]:
-    listeners = [Listener(event_id) for _ in range(count)]
+async def _listen_async(url: str, event_id: int, count: int, ready, go, stop) -> tuple[list[dict[int, float]], int]:
+    maps = [SeatMap(url, event_id) for _ in range(count)]
     handshakes = asyncio.Semaphore(CONCURRENT_HANDSHAKES)
+    loop = asyncio.get_running_loop()
 
-    async def join(listener: Listener) -> float:
+    async def gated(step) -> float:
         async with handshakes:
-            return await listener.connect(url)
+            return await step()
 
-    ready.put(await asyncio.gather(*(join(lis) for lis in listeners)))
-    await asyncio.get_running_loop().run_in_executor(None, stop.wait)
-    await asyncio.gather(*(lis.client.disconnect() for lis in listeners))
-    return [lis.seen for lis in listeners]
+    connects = await asyncio.gather(*(gated(m.connect) for m in maps))
+    ready.put(connects)
+    await loop.run_in_executor(None, go.wait)
+    ready.put(await asyncio.gather(*(gated(m.join) for m in maps)))
+    await loop.run_in_executor(None, stop.wait)
+    dropped = sum(m.closed_early for m in maps)
+    await asyncio.gather(*(m.close() for m in maps))
+    return [m.seen for m in maps], dropped
 
 
 def _request(port: int, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple:
@@ -208,23 +246,32 @@ def main() -> None:
             rss_before = _rss_mb(realtime.popen.pid)
 
             started = time.perf_counter()
-            ready, out, stop = mp.Queue(), mp.Queue(), mp.Event()
+            ready, out, go, stop = mp.Queue(), mp.Queue(), mp.Event(), mp.Event()
             shares = [
                 args.clients // args.processes + (i < args.clients % args.processes) for i in range(args.processes)
             ]
-            procs = [mp.Process(target=_listen, args=(realtime_url, event_id, n, ready, stop, out)) for n in shares]
+            procs = [mp.Process(target=_listen, args=(realtime_url, event_id, n, ready, go, stop, out)) for n in shares]
             for proc in procs:
                 proc.start()
-            joins = [t * 1000 for _ in procs for t in ready.get(timeout=900)]
+            connects = [t * 1000 for _ in procs for t in ready.get(timeout=900)]
             connect_s = time.perf_counter() - started
+            time.sleep(2)  # settled
+            rss_connected = _rss_mb(realtime.popen.pid)
+            started = time.perf_counter()
+            go.set()
+            joins = [t * 1000 for _ in procs for t in ready.get(timeout=900)]
+            join_s = time.perf_counter() - started
             time.sleep(2)  # the full maps' send buffers drained
             rss_joined = _rss_mb(realtime.popen.pid)
+            rss_join_peak = rss_peak_mb(realtime.popen.pid)
 
             with Probe(port) as busy_probe:
                 sent, busy_holds = _holds(port, event_id, during_seats, buyer_token)
                 time.sleep(1)
             stop.set()
-            seen = [s for _ in procs for s in out.get(timeout=300)]
+            results = [out.get(timeout=300) for _ in procs]
+            seen = [maps for maps_seen, _ in results for maps in maps_seen]
+            closed_early = sum(dropped for _, dropped in results)
             for proc in procs:
                 proc.join()
             peaks = {"web": rss_peak_mb(stack.web.popen.pid), "realtime": rss_peak_mb(realtime.popen.pid)}
@@ -234,20 +281,31 @@ def main() -> None:
 
     delays = [(maps[seat] - sent[seat]) * 1000 for maps in seen for seat in during_seats if seat in maps]
     missed = len(seen) * len(during_seats) - len(delays)
-    print(f"\nLive seat maps: {args.clients} Socket.IO clients (WebSocket, {args.processes} client processes)")
+    print(f"\nLive seat maps: {args.clients} raw WebSocket clients ({args.processes} client processes)")
     print(f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
-    print(f"event of {len(seats)} seats; {args.clients} maps connected and joined in {connect_s:.1f} s\n")
+    print(
+        f"event of {len(seats)} seats; {args.clients} maps connected in {connect_s:.1f} s, joined in {join_s:.1f} s\n"
+    )
     print(f"| {'ms':<32} | {'p50':>7} | {'p99':>7} | {'max':>7} | {'n':>6} |")
     print(f"|{'-' * 34}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")
-    print(_row("connect + join (full map), a map", joins))
+    print(_row("connect, a map", connects))
+    print(_row("join (full map), a map", joins))
     print(_row("seat change delivered, a map", delays))
     print(_row("/health, no maps", idle_probe.latencies))
     print(_row("/health, maps open", busy_probe.latencies))
     print(_row("POST /holds, no maps", idle_holds))
     print(_row("POST /holds, maps open", busy_holds))
-    print(f"\nnever delivered: {missed} of {len(seen) * len(during_seats)}")
-    per_map = (rss_joined - rss_before) * 1024 / max(args.clients, 1)
-    print(f"realtime memory per open map: {per_map:.0f} KB (RSS {rss_before:.0f} -> {rss_joined:.0f} MB once joined)")
+    print(f"\nnever delivered: {missed} of {len(seen) * len(during_seats)}; connections closed early: {closed_early}")
+    per = 1024 / max(args.clients, 1)
+    print(
+        f"realtime RSS: {rss_before:.0f} MB idle, {rss_connected:.0f} connected, {rss_joined:.0f} joined, "
+        f"{rss_join_peak:.0f} peak while joining"
+    )
+    print(
+        f"per map: {(rss_connected - rss_before) * per:.0f} KB a connection, "
+        f"{(rss_joined - rss_connected) * per:.0f} KB more once joined, "
+        f"{(rss_join_peak - rss_connected) * per:.0f} KB at the joins' peak"
+    )
     print("realtime process: " + ", ".join(f"{name} {value:.0f}" for name, value in metrics.items()))
     print("peak RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in peaks.items()))
     print(f"total: {sum(peaks.values()):.0f} MB")

@@ -32,7 +32,7 @@ class EventState:
     backlog: list[list[dict[str, Any]]] = field(default_factory=list)
     pending: dict[int, str] = field(default_factory=dict)
     pending_availability: dict[str, int] | None = None
-    encoded_full: str | None = None
+    encoded_full: Any = None  # the full map as the server encoded it, once for every map that joins
     idle_since: float | None = None  # since when no map in this process watches it
 
     def change(self, seats: list[dict[str, Any]], availability: dict[str, int] | None) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import engineio.packet
 import redis.asyncio
 import socketio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -297,14 +298,22 @@ class Hub:
                 return None
             return availability.statuses(connection, event_id, datetime.now(UTC))
 
-    def _encoded_full(self, state: EventState) -> str:
-        """The full map as one encoded Socket.IO packet, encoded once for every map that joins until it changes."""
+    def _encoded_full(self, state: EventState) -> engineio.packet.Packet:
+        """The full map as one encoded packet, encoded once for every map that joins until it changes."""
         if state.encoded_full is None:
             state.encoded_full = self._encode(state.full())
         return state.encoded_full
 
-    def _encode(self, payload: dict[str, Any]) -> str:
-        return self.sio.packet_class(packet.EVENT, namespace="/", data=["seat_status", payload]).encode()
+    def _encode(self, payload: dict[str, Any]) -> engineio.packet.Packet:
+        """One Engine.IO packet, encoded now, that every recipient's queue shares.
+
+        Engine.IO keeps a packet's encoded text with it, and each connection's writer holds on to the last packet
+        it sent: a packet made per recipient would leave each joined map holding its own copy of the full map.
+        """
+        text = self.sio.packet_class(packet.EVENT, namespace="/", data=["seat_status", payload]).encode()
+        shared = engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
+        shared.encode()
+        return shared
 
     # -- changes and ticks --------------------------------------------------------------------------------
 
@@ -342,7 +351,7 @@ class Hub:
         self.metrics.tick_messages.observe(sent)
         return sent
 
-    async def _send(self, sid: str, encoded: str, kind: str) -> int:
+    async def _send(self, sid: str, encoded: engineio.packet.Packet, kind: str) -> int:
         """Queue an encoded packet for one client, unless its queue shows it is not reading (then drop it)."""
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
         socket = self.sio.eio.sockets.get(eio_sid) if eio_sid else None
@@ -351,7 +360,7 @@ class Hub:
         if socket.queue.qsize() >= self.settings.client_queue_limit:
             await self.drop(sid, "slow")
             return 0
-        await self.sio.eio.send(eio_sid, encoded)
+        await self.sio.eio.send_packet(eio_sid, encoded)
         self.metrics.messages.labels(kind).inc()
         return 1
 

@@ -83,6 +83,10 @@ class PrivateServices:
 
     def start(self) -> None:
         self.start_redis()
+        self.init_postgres()
+
+    def init_postgres(self) -> None:
+        """A new cluster in ``root/pg``, started (tests/pipeline/test_postgres_restart.py uses it alone)."""
         self.pg_dir.mkdir()
         shutil.chown(self.pg_dir, "postgres", "postgres")
         self.root.chmod(0o755)

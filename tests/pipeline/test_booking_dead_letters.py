@@ -3,13 +3,16 @@ confirmed by an admin's replay once its cause is fixed (a real dispatcher, worke
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
+import pytest
+import sqlalchemy.exc
 from sqlalchemy import text
 
 from atomicseats.booking import booking_reads, payments
-from atomicseats.extensions import db
-from atomicseats.pipeline import recovery
+from atomicseats.extensions import db, redis_ext
+from atomicseats.pipeline import jobs, recovery
 from tests.pipeline.helpers import audit, checkout, hold, query, wait_final
 from tests.services import wait_for
 
@@ -69,3 +72,26 @@ def test_a_booking_whose_confirmation_keeps_raising_is_parked_then_replayed_once
     [row] = query(app, "SELECT replayed_by, replayed_at FROM dead_letters WHERE id = :i", i=letter.id)
     assert row.replayed_by == admin.id and row.replayed_at is not None
     audit(app, event.id)
+
+
+def test_only_a_confirmation_that_raises_counts_not_one_that_could_not_reach_the_database(app, monkeypatch):
+    booking_id = str(uuid.uuid4())
+    lost = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    def unreachable(*_args: object) -> None:
+        raise lost
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    with app.app_context():
+        failures = redis_ext.key("confirm-failures", booking_id)
+        monkeypatch.setattr(jobs.checkout, "confirm_booking", unreachable)
+        for _ in range(app.config["CONFIRM_MAX_ATTEMPTS"] + 1):
+            with pytest.raises(sqlalchemy.exc.OperationalError):
+                jobs.confirm_booking(booking_id)
+        assert redis_ext.client.get(failures) is None
+        monkeypatch.setattr(jobs.checkout, "confirm_booking", broken)
+        with pytest.raises(RuntimeError):
+            jobs.confirm_booking(booking_id)
+        assert redis_ext.client.get(failures) == b"1"

@@ -1,5 +1,6 @@
-"""A waitlist offer in the browser: the open event page hears it (a status banner with a link), and the offer
-page declines it (the places go to the next in line, whose page hears theirs) or accepts it (to checkout)."""
+"""The waitlist in the browser: the open event page hears an offer (a status banner with a link), and the offer
+page declines it (the places go to the next in line, whose page hears theirs) or accepts it (to checkout); a
+partial hold's checkout puts the rest on the waitlist."""
 
 from __future__ import annotations
 
@@ -51,3 +52,21 @@ def test_the_page_hears_the_offer_and_declining_passes_it_on_and_accepting_leads
     offer = api.as_(second).get("/waitlist").body["items"][0]["offer"]
     expect(second_page).to_have_url(re.compile(f"/checkout/{offer['hold_id']}$"))
     expect(second_page.get_by_role("button", name="Pay")).to_be_visible()
+
+
+def test_a_partial_hold_leads_from_checkout_to_the_waitlist_for_the_rest(people, factory, api):
+    event = factory.event(seating="general", capacity=3, price_cents=2000)
+    assert api.as_(factory.user()).post(f"/events/{event.id}/holds", json={"quantity": 2}).status == 201
+    user = factory.user()
+    page = people()
+    sign_in(page, user.email)
+    on_event_page(page, event.id)
+    page.get_by_label("Number of places").fill("3")
+    page.get_by_label("If fewer are left, hold what is left").check()
+    page.get_by_role("button", name="Hold places and check out").click()
+    expect(page.get_by_text("Only 1 place was left; 2 could not be held.")).to_be_visible()
+    expect(page.get_by_label("Places wanted")).to_have_value("2")
+    page.get_by_role("button", name="Join the waitlist for the rest").click()
+    expect(page.get_by_text("You are number 1 on the waitlist.")).to_be_visible()
+    (entry,) = api.as_(user).get("/waitlist").body["items"]
+    assert (entry["quantity"], entry["accept_partial"]) == (2, True)

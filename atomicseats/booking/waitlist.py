@@ -414,7 +414,7 @@ def events_to_allocate(now: datetime | None = None) -> list[int]:
                 """
                 SELECT e.id FROM events e WHERE e.status = 'on_sale' AND e.waitlist_enabled
                   AND EXISTS (SELECT 1 FROM waitlist_entries w WHERE w.event_id = e.id AND w.status = 'waiting')
-                  AND EXISTS (SELECT 1 FROM seats s WHERE s.event_id = e.id AND s.booking_id IS NULL
+                  AND EXISTS (SELECT 1 FROM seats s WHERE s.event_id = e.id AND s.booking_id IS NULL AND s.for_sale
                               AND (s.hold_expires_at IS NULL OR s.hold_expires_at <= :now))
                 """
             ),

@@ -176,3 +176,8 @@ def test_admins_replaying_the_same_letters_at_once_enqueue_each_job_once(app, fa
         assert len(list(redis_client.scan_iter(match=f"rq:job:confirm-{subjects[letter]}-redrive-*"))) == 1
     winners = {letter: admin for admin, r in results.items() for letter in r.done}
     assert _replays(app) == winners
+
+
+def test_the_dashboard_links_to_the_dead_letters(client, factory):
+    sign_in(client, factory.user("admin"))
+    assert 'href="/admin/dead-letters"' in client.get("/admin/").get_data(as_text=True)

@@ -281,13 +281,13 @@ OPERATIONS: dict[str, Op] = {
         params=PAGE,
     ),
     "api.dead_letters": Op(
-        "Messages that failed every retry, newest first.",
+        "Jobs that failed every retry (emails, booking confirmations), newest first.",
         "admin",
         response=schemas.DeadLetterPage,
         params=(*PAGE, Param("all", {"type": "string", "enum": ["0", "1", "true", "false"]}, "Include replayed ones.")),
     ),
     "api.replay_dead_letter": Op(
-        "Send a parked message again.", "admin", response=schemas.Replayed, status=202, errors=(409,)
+        "Run a parked job again, once.", "admin", response=schemas.Replayed, status=202, errors=(409,)
     ),
     "api.openapi_document": Op("This document.", ANYONE, response=schemas.OpenApiDocument),
 }

@@ -56,20 +56,19 @@ def park_email(message_id: str, payload: dict[str, Any], error: str, attempts: i
     """Park an email that failed its last retry; its event (if the payload names one) is kept for the filter."""
     event_id = payload.get("event_id")
     with transaction() as session:
-        session.execute(
-            text(
-                "INSERT INTO dead_letters (kind, message_id, payload, error, attempts, event_id, created_at) "
-                "VALUES (:k, :m, CAST(:p AS jsonb), :e, :a, :ev, now())"
-            ),
-            {
-                "k": EMAIL,
-                "m": message_id,
-                "p": json.dumps(payload),
-                "e": error[:2000],
-                "a": attempts,
-                "ev": event_id if isinstance(event_id, int) else None,
-            },
-        )
+        _insert(session, EMAIL, message_id, payload, error, attempts, event_id if isinstance(event_id, int) else None)
+
+
+def _insert(
+    session: Any, kind: str, message_id: str, payload: dict[str, Any], error: str, attempts: int, event_id: int | None
+) -> None:
+    session.execute(
+        text(
+            "INSERT INTO dead_letters (kind, message_id, payload, error, attempts, event_id, created_at) "
+            "VALUES (:k, :m, CAST(:p AS jsonb), :e, :a, :ev, now())"
+        ),
+        {"k": kind, "m": message_id, "p": json.dumps(payload), "e": error[:2000], "a": attempts, "ev": event_id},
+    )
 
 
 def failed_attempt(booking_id: str) -> int:
@@ -104,20 +103,7 @@ def park_booking(booking_id: str, message_id: str | None, error: str, attempts: 
         payload = {"booking_id": booking_id, "event_id": booking.event_id, "user_id": booking.user_id}
         if message_id is not None:
             payload["message_id"] = message_id
-        session.execute(
-            text(
-                "INSERT INTO dead_letters (kind, message_id, payload, error, attempts, event_id, created_at) "
-                "VALUES (:k, :m, CAST(:p AS jsonb), :e, :a, :ev, now())"
-            ),
-            {
-                "k": BOOKING,
-                "m": booking_id,
-                "p": json.dumps(payload),
-                "e": error[:2000],
-                "a": attempts,
-                "ev": booking.event_id,
-            },
-        )
+        _insert(session, BOOKING, booking_id, payload, error, attempts, booking.event_id)
     redis_ext.client.delete(_failures_key(booking_id))
     return True
 

@@ -16,7 +16,8 @@ reserved event (four sections of 500) and one user with a token per buyer. Buyer
 processes, each on its own keep-alive connection to one web process (round robin over ``--web``). A buyer is a
 browser tab that people keep arriving at until the event is sold out: a person wants 1-4 adjacent seats in the
 best section that still has some (or presses "best available"), retries on 409 with what the 409 named marked
-as taken, gives up after six refusals, checks out (one card in ten is declined) and waits for the result. The
+as taken, gives up after six refusals, checks out (one card in ten is declined) and waits for the result; a
+declined person tries another card on the same hold, which lives on after a decline (both shapes). The
 sale ends when every tab has found nothing left to buy, or after ``--max-seconds``.
 
 Then it audits PostgreSQL and the SMTP sink (no seat in two confirmed bookings, seats sold = seats in confirmed
@@ -495,18 +496,33 @@ class Buyer:
         if hold is None:
             return
         time.sleep(self.rng.uniform(0.1, 0.5))  # types the card number
+        self.pay(hold["id"], POLL_SECONDS, key=True)
+
+    def pay(self, hold_id: str, poll_seconds: float, key: bool = False) -> None:
+        """Check out and poll until the booking is final. One card in ten is declined, and that person tries
+        again with another card on the same hold (the hold lives on after a decline), as a person would."""
         declined = self.rng.random() < DECLINE_RATE
-        card = {"card_number": CARD_DECLINED if declined else CARD_OK}
-        status, data, _ = self.request("POST", "/api/v1/bookings", {"hold_id": hold["id"], "payment": card}, _key())
-        if status != 202:
-            return
-        with self.lock:
-            self.tally.bookings[data["id"]] = declined
         while time.monotonic() < self.deadline:
-            time.sleep(POLL_SECONDS)
-            status, data, _ = self.request("GET", f"/api/v1/bookings/{data['id']}")
-            if status != 200 or data["status"] != "pending":
+            card = {"card_number": CARD_DECLINED if declined else CARD_OK}
+            body = {"hold_id": hold_id, "payment": card}
+            status, booking, _ = self.request("POST", "/api/v1/bookings", body, _key() if key else None)
+            if status != 202:
                 return
+            accepted = time.perf_counter()
+            with self.lock:
+                self.tally.bookings[booking["id"]] = declined
+            polled: dict[str, Any] = {}
+            while time.monotonic() < self.deadline:
+                time.sleep(poll_seconds)
+                status, polled, _ = self.request("GET", f"/api/v1/bookings/{booking['id']}")
+                if status != 200 or polled["status"] != "pending":
+                    with self.lock:
+                        self.tally.final_ms.append((time.perf_counter() - accepted) * 1000)
+                    break
+            if not declined or status != 200 or polled.get("status") != "failed":
+                return
+            declined = False
+            time.sleep(self.rng.uniform(0.1, 0.5))  # types another card number
 
 
 class GaBuyer(Buyer):
@@ -530,21 +546,7 @@ class GaBuyer(Buyer):
                 continue
             if status != 201:
                 return
-            declined = self.rng.random() < DECLINE_RATE
-            card = {"card_number": CARD_DECLINED if declined else CARD_OK}
-            status, booking, _ = self.request("POST", "/api/v1/bookings", {"hold_id": data["id"], "payment": card})
-            if status != 202:
-                return
-            accepted = time.perf_counter()
-            with self.lock:
-                self.tally.bookings[booking["id"]] = declined
-            while time.monotonic() < self.deadline:
-                time.sleep(GA_POLL_SECONDS)
-                status, polled, _ = self.request("GET", f"/api/v1/bookings/{booking['id']}")
-                if status != 200 or polled["status"] != "pending":
-                    with self.lock:
-                        self.tally.final_ms.append((time.perf_counter() - accepted) * 1000)
-                    break
+            self.pay(data["id"], GA_POLL_SECONDS)
 
 
 def _body(raw: bytes) -> Any:

@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from atomicseats.models.users import ROLES
+from atomicseats.pipeline.dead_letters import BOOKING, EMAIL
 
 
 class RoleForm(FlaskForm):
@@ -37,7 +38,7 @@ class DeadLetterFilterForm(FlaskForm):
 
     kind = SelectField(
         "Kind",
-        choices=[SelectChoice("", "Both"), SelectChoice("notification", "Email"), SelectChoice("booking", "Booking")],
+        choices=[SelectChoice("", "Both"), SelectChoice(EMAIL, "Email"), SelectChoice(BOOKING, "Booking")],
         default="",
     )
     event = IntegerField("Event id", validators=[Optional(), NumberRange(min=1, max=2**63 - 1)])

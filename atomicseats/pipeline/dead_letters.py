@@ -25,7 +25,6 @@ from atomicseats.models.messaging import DeadLetter
 log = logging.getLogger(__name__)
 EMAIL = "notification"
 BOOKING = "booking"
-KINDS = (EMAIL, BOOKING)
 
 
 @dataclass(frozen=True)

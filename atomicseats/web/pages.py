@@ -94,7 +94,8 @@ def index():
 
 
 @bp.get("/events/<int:event_id>")
-def event_page(event_id: int):
+def event_page(event_id: int, waitlist_form: WaitlistForm | None = None):
+    """The event and its seat map; ``waitlist_form``: a refused waitlist form, shown again with its errors."""
     user = signed_in_user()
     try:
         event = inventory.visible_event(event_id, user)
@@ -121,5 +122,5 @@ def event_page(event_id: int):
         hold=hold,
         hold_seat_ids=hold_seat_ids,
         tiers=price_tiers(event),
-        waitlist_form=WaitlistForm(),
+        waitlist_form=waitlist_form or WaitlistForm(),
     )

@@ -18,10 +18,18 @@ from atomicseats.auth import role_required
 from atomicseats.booking import waitlist as waitlist_engine
 from atomicseats.booking.specs import parse
 from atomicseats.exceptions import Conflict, Invalid, NotFound
-from atomicseats.web import bp
+from atomicseats.web import bp, pages
 from atomicseats.web.shop_forms import ConfirmForm, WaitlistForm, require_confirmation
 
 WAITLIST_PAGE = 100
+# The engine's field names (JoinRequest) as the form calls them.
+ENGINE_FIELDS = {
+    "quantity": "quantity",
+    "accept_partial": "accept_partial",
+    "section_ids": "section_ids",
+    "together": "together",
+    "max_price_cents": "max_price",
+}
 
 
 @bp.get("/waitlist")
@@ -37,9 +45,7 @@ def join_waitlist(event_id: int):
     """The event page's form, and the checkout page's "join the waitlist for the rest" (a hold's shortfall)."""
     form = WaitlistForm()
     if not form.validate_on_submit():
-        errors = [e for f in form for e in f.errors]
-        flash(" ".join(errors) or "The form expired; please try again.", "error")
-        return redirect(url_for("web.event_page", event_id=event_id))
+        return _refused(event_id, form)
     wanted: dict = {
         "quantity": form.quantity.data,
         "accept_partial": form.accept_partial.data,
@@ -55,11 +61,26 @@ def join_waitlist(event_id: int):
         )
     except NotFound:
         abort(404, description="No such event.")
-    except (Conflict, Invalid) as exc:
+    except Invalid as exc:  # what only the event knows: its sections, its prices, its largest order
+        for name, message in (exc.details.get("fields") or {"": exc.message}).items():
+            field = getattr(form, ENGINE_FIELDS.get(name.split(".")[0], ""), None)
+            if field is None:
+                form.form_errors.append(message)
+            else:
+                field.errors = [*field.errors, message]
+        return _refused(event_id, form)
+    except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for("web.event_page", event_id=event_id))
     flash(f"You are number {result.body['position']} on the waitlist.", "success")
     return redirect(url_for("web.my_waitlist"))
+
+
+def _refused(event_id: int, form: WaitlistForm):
+    """The event page again, its waitlist form showing each error next to its field."""
+    if form.csrf_token.errors or form.form_errors:
+        flash(" ".join(form.form_errors) or "The form expired; please try again.", "error")
+    return pages.event_page(event_id, waitlist_form=form)
 
 
 @bp.post("/waitlist/<uuid:entry_id>/leave")

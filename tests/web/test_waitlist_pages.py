@@ -79,10 +79,16 @@ def test_the_join_form_carries_preferences_and_refuses_what_no_offer_could_meet(
     assert len(section_ids) == 2 and 'name="together"' in page and 'name="accept_partial"' in page
     form = {"csrf_token": csrf_of(page), "quantity": "2", "together": "y", "accept_partial": "y"}
 
-    too_cheap = client.post(f"/events/{event.id}/waitlist", data={**form, "max_price": "1.00"}, follow_redirects=True)
-    assert "costs that little" in too_cheap.get_data(as_text=True)
-    negative = client.post(f"/events/{event.id}/waitlist", data={**form, "max_price": "-1"}, follow_redirects=True)
-    assert "Enter an amount from 0." in negative.get_data(as_text=True)
+    chosen = {"section_ids": [str(section_ids[0])]}
+    too_cheap = client.post(f"/events/{event.id}/waitlist", data={**form, **chosen, "max_price": "1.00"})
+    html = too_cheap.get_data(as_text=True)
+    assert too_cheap.status_code == 200  # the event page again, the error next to its field
+    assert re.search(r'<p class="field-error" id="max_price-error">[^<]*costs that little', html)
+    assert re.search(rf'value="{section_ids[0]}" checked', html) and f'value="{section_ids[1]}" checked' not in html
+    negative = client.post(f"/events/{event.id}/waitlist", data={**form, "max_price": "-1"}).get_data(as_text=True)
+    assert re.search(r'id="max_price-error">Enter an amount from 0.', negative)
+    foreign = client.post(f"/events/{event.id}/waitlist", data={**form, "section_ids": "999999"}).get_data(as_text=True)
+    assert re.search(r'id="section_ids-error">not sections of this event', foreign)
     assert query(app, "SELECT 1 FROM waitlist_entries WHERE event_id = :e", e=event.id) == []
 
     joined = client.post(

@@ -5,7 +5,9 @@
 only while it is still ``pending``, so a redelivered message, a replayed job or a re-drive changes nothing.
 The hold is stretched to a bounded grace period when checkout starts, so it cannot run out while the
 booking waits in the pipeline; if the pipeline takes longer than that, the booking fails with
-``hold_expired`` and the seats go back on sale.
+``hold_expired`` and the seats go back on sale. A declined card fails only its booking: the hold goes back
+to its own expiry, and the buyer may check it out again with another card until then
+(docs/decisions/0019-declined-card-retry.md).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from sqlalchemy.orm import Session
 from atomicseats import dbapi
 from atomicseats.booking import gate, outbox, outcomes, payments, publish
 from atomicseats.booking.booking_reads import booking_view
-from atomicseats.booking.hold_endings import EndedHolds, after_holds_ended, end_holds
+from atomicseats.booking.hold_endings import EndedHolds, after_holds_ended, end_holds, reopen_declined
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
-from atomicseats.booking.reconcile import gate_lock_key, lock_gates
+from atomicseats.booking.locks import gate_lock_key, lock_gates
 from atomicseats.booking.specs import Spec
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Expired, NotFound
@@ -132,7 +134,9 @@ def _start(
         raise Expired("This hold has ended.", code="hold_expired", details={"status": "expired"})
     lock_gates(session, [hold.event_id])  # the gate's expiry is extended after commit
     session.execute(
-        text("UPDATE holds SET status = 'checkout', expires_at = :g WHERE id = :h"),
+        text(
+            "UPDATE holds SET status = 'checkout', expires_before_checkout = expires_at, expires_at = :g WHERE id = :h"
+        ),
         {"g": grace_until, "h": hold.id},
     )
     session.execute(text("UPDATE seats SET hold_expires_at = :g WHERE hold_id = :h"), {"g": grace_until, "h": hold.id})
@@ -159,10 +163,7 @@ def _start(
 
 def _extend_gate(hold: Any, seat_ids: list[int], until: datetime, now: datetime) -> None:
     try:
-        if hold.seating == "general":
-            gate.places_of_owner(hold.event_id, "extend", str(hold.id), len(seat_ids), gate.epoch_ms(until))
-        else:
-            gate.extend_seats(hold.event_id, seat_ids, str(hold.id), gate.epoch_ms(until))
+        gate.extend_hold(hold.event_id, str(hold.id), seat_ids, hold.seating == "general", gate.epoch_ms(until))
         gate.mark_pending(hold.event_id, str(hold.id), len(seat_ids), gate.epoch_ms(until), gate.epoch_ms(now))
     except gate.GateUnavailable:
         pass  # reconciliation rebuilds the gate from PostgreSQL, which already has the new expiry
@@ -196,7 +197,7 @@ def confirm_booking(booking_id: uuid.UUID | str, message_id: str | None = None, 
             if charge is None:
                 result = _fail(session, booking, "payment_timeout", now, message_id)
             elif not charge.approved:
-                result = _fail(session, booking, charge.reason or "payment_declined", now, message_id)
+                result = _fail(session, booking, charge.reason or "payment_declined", now, message_id, retry=True)
             else:
                 result = _confirm(session, booking, charge.reference, now, message_id)
     result.publish(now)
@@ -209,6 +210,7 @@ class _Result:
     booking: Any
     seat_ids: list[int]
     ended: EndedHolds | None = None
+    retry_until: datetime | None = None  # a declined card: the hold lives on until then, for another card
 
     def publish(self, now: datetime) -> None:
         """After commit: the gate, the seat maps and the buyer hear the outcome."""
@@ -226,6 +228,10 @@ class _Result:
             publish.seat_status(b.event_id, [(s, "booked") for s in self.seat_ids], gate.epoch_ms(now))
         elif self.ended is not None:
             after_holds_ended(self.ended, now, "hold_updated")
+        elif self.retry_until is not None:
+            with contextlib.suppress(gate.GateUnavailable):
+                until_ms = gate.epoch_ms(self.retry_until)
+                gate.extend_hold(b.event_id, str(b.hold_id), self.seat_ids, b.seating == "general", until_ms)
         body = {"id": str(b.id), "status": self.outcome.status, "event_id": b.event_id}
         if self.outcome.failure_reason:
             body["failure_reason"] = self.outcome.failure_reason
@@ -306,7 +312,11 @@ def _confirm(session: Session, booking: Any, reference: str | None, now: datetim
     return _Result(Outcome(booking.id, "confirmed"), booking, seat_ids)
 
 
-def _fail(session: Session, booking: Any, reason: str, now: datetime, message_id: str | None) -> _Result:
+def _fail(
+    session: Session, booking: Any, reason: str, now: datetime, message_id: str | None, retry: bool = False
+) -> _Result:
+    """Fail the booking and end its hold; with ``retry`` (a declined card) the hold instead goes back to its own
+    expiry while that is ahead, so the buyer can pay with another card and no place is released meanwhile."""
     if message_id is not None:
         session.execute(
             text(
@@ -315,7 +325,8 @@ def _fail(session: Session, booking: Any, reason: str, now: datetime, message_id
             ),
             {"c": CONFIRM_CONSUMER, "m": str(message_id)},
         )
-    ended = end_holds(session, [booking.hold_id], "expired", now)
+    retry_until = reopen_declined(session, booking.hold_id, now) if retry else None
+    ended = None if retry_until else end_holds(session, [booking.hold_id], "expired", now)
     session.execute(
         text(
             "UPDATE bookings SET status = 'failed', failure_reason = :r, updated_at = :now "
@@ -323,8 +334,10 @@ def _fail(session: Session, booking: Any, reason: str, now: datetime, message_id
         ),
         {"b": booking.id, "r": reason, "now": now},
     )
-    _notify(session, booking, "booking_failed", failure_reason=reason)
-    return _Result(Outcome(booking.id, "failed", reason), booking, [], ended)
+    retry_with = {"hold_id": str(booking.hold_id), "expires_at": retry_until.isoformat()} if retry_until else {}
+    _notify(session, booking, "booking_failed", failure_reason=reason, **retry_with)
+    seat_ids = list(booking.seat_ids) if retry_until else []
+    return _Result(Outcome(booking.id, "failed", reason), booking, seat_ids, ended, retry_until)
 
 
 def _notify(session: Session, booking: Any, kind: str, **extra: Any) -> None:

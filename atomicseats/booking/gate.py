@@ -196,6 +196,14 @@ def extend_seats(event_id: int, seat_ids: Iterable[int], token: str, expires_ms:
     _run(_SEATS_OF_OWNER, [held, owner, booked], ["extend", token, expires_ms, *seat_ids])
 
 
+def extend_hold(event_id: int, token: str, seat_ids: list[int], general: bool, expires_ms: int) -> None:
+    """Re-score one hold's claim, its seats or (``general``) as many general-admission places, to ``expires_ms``."""
+    if general:
+        places_of_owner(event_id, "extend", token, len(seat_ids), expires_ms)
+    else:
+        extend_seats(event_id, seat_ids, token, expires_ms)
+
+
 def book_seats(event_id: int, seat_ids: Iterable[int], token: str) -> None:
     held, owner, booked, _ = _keys(event_id)
     _run(_SEATS_OF_OWNER, [held, owner, booked], ["book", token, 0, *seat_ids])

@@ -2,7 +2,8 @@
 
 Whatever ends a hold (release, expiry, a failed checkout, a cancelled event, a declined waitlist offer) goes
 through :func:`end_holds` in the caller's transaction, so seats, waitlist offers and freed-place signals
-always change together; the gate and seat maps hear of it after commit (:func:`after_holds_ended`).
+always change together; the gate and seat maps hear of it after commit (:func:`after_holds_ended`). The one
+failed checkout that does not end its hold is a declined card: :func:`reopen_declined` gives the hold back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from atomicseats.booking import gate, outbox, publish
-from atomicseats.booking.reconcile import lock_gates
+from atomicseats.booking.locks import lock_gates
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Expired, NotFound
 from atomicseats.models import User
@@ -30,6 +31,27 @@ class EndedHolds:
 
     holds: list[Any] = field(default_factory=list)
     seats_by_hold: dict[uuid.UUID, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
+def reopen_declined(session: Session, hold_id: uuid.UUID, now: datetime) -> datetime | None:
+    """A checkout's card was declined: its hold goes back to its own expiry, seats and all, if that is still ahead.
+
+    The expiry it returns (None: the hold's time is up, and the caller ends it) lets the buyer try another card
+    until then, while nothing is released. In the caller's transaction, which holds the hold's row lock.
+    """
+    return session.scalar(
+        text(
+            """
+            WITH reopened AS (
+              UPDATE holds SET status = 'active', expires_at = expires_before_checkout
+              WHERE id = :h AND status = 'checkout' AND expires_before_checkout > :now RETURNING id, expires_at),
+            seats_back AS (
+              UPDATE seats s SET hold_expires_at = r.expires_at FROM reopened r WHERE s.hold_id = r.id)
+            SELECT expires_at FROM reopened
+            """
+        ),
+        {"h": hold_id, "now": now},
+    )
 
 
 def end_holds(session: Session, hold_ids: list[uuid.UUID], status: str, now: datetime) -> EndedHolds:

@@ -37,13 +37,19 @@ def checkout(hold_id: uuid.UUID):
     except Expired:
         hold = None
     event = db.session.get(Event, own.event_id)
+    booking = db.session.scalar(
+        select(Booking).where(Booking.hold_id == hold_id).order_by(Booking.created_at.desc()).limit(1)
+    )
+    # A declined card leaves the hold alive: while it is, the page offers the form again rather than the failure.
+    declined = booking is not None and booking.status == "failed" and hold is not None and hold.status == "active"
     return render_template(
         "shop/checkout.html",
         hold=hold.to_dict(now) if hold else None,
         hold_id=hold_id,
         expires_ms=max(0, int((hold.expires_at - now).total_seconds() * 1000)) if hold else 0,
         event=event,
-        booking=db.session.scalar(select(Booking).where(Booking.hold_id == hold_id)),
+        booking=None if declined else booking,
+        declined=declined,
         form=PaymentForm(),
         shortfall_form=_shortfall_form(event) if hold else None,
     )

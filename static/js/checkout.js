@@ -51,10 +51,35 @@
       setState("confirmed");
       document.getElementById("confirmed-message").focus();  // the result, not the top of the page
     } else if (booking.status === "failed") {
-      document.getElementById("failure-reason").textContent = (booking.failure_reason || "unknown").replace(/_/g, " ");
-      setState("failed");
-      document.getElementById("failed-message").focus();
+      if (booking.failure_reason === "payment_declined") return retryIfHeld(booking);
+      showFailed(booking);
     }
+  }
+
+  function showFailed(booking) {
+    document.getElementById("failure-reason").textContent = (booking.failure_reason || "unknown").replace(/_/g, " ");
+    setState("failed");
+    document.getElementById("failed-message").focus();
+  }
+
+  /* A declined card leaves the hold alive until its own expiry: the form comes back for another card. */
+  function retryIfHeld(booking) {
+    A.api("GET", "/holds/" + holdId).then(function (result) {
+      if (result.status !== 200 || result.body.status !== "active" || result.body.expires_in <= 0) {
+        return showFailed(booking);
+      }
+      bookingId = null;
+      deadline = Date.now() + result.body.expires_in * 1000;
+      setState("holding");
+      if (!timer) timer = setInterval(tick, 250);
+      tick();
+      var input = document.getElementById("card_number");
+      input.value = "";
+      input.setAttribute("aria-invalid", "true");
+      message.textContent = "Your card was declined and you have not been charged. Your seats are still held: " +
+        "try another card before the countdown ends.";
+      input.focus();
+    }, function () { showFailed(booking); });
   }
 
   function checkBooking() {
@@ -81,6 +106,7 @@
       return;
     }
     message.textContent = "";
+    input.removeAttribute("aria-invalid");
     var button = e.target.querySelector('button[type="submit"]');
     button.disabled = true;
     A.api("POST", "/bookings", { hold_id: holdId, payment: { card_number: card } }).then(function (result) {

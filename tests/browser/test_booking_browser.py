@@ -78,17 +78,34 @@ def test_two_browsers_see_a_hold_and_then_a_booking_live(people, factory, pipeli
 
 
 @pytest.mark.stack
-def test_declined_card_shows_the_failure_reason_without_reload(people, factory, pipeline):
+def test_a_declined_card_can_be_retried_on_the_checkout_page_while_the_hold_lasts(people, factory, pipeline):
     event = factory.event(sections=SECTIONS)
-    page = people()
+    page, watcher = people(), people()
     sign_in(page, factory.user().email)
     open_event(page, event.id)
+    open_event(watcher, event.id)
     seat(page, "C-1").click()
     page.get_by_role("button", name="Hold seats and check out").click()
-    page.get_by_label("Card number").fill("4000000000000002")
+    expect(page).to_have_url(re.compile(r"/checkout/[0-9a-f-]{36}$"))
+    card = page.get_by_label("Card number")
+    card.fill("4000000000000002")
     page.get_by_role("button", name="Pay €30.00").click()
-    expect(page.locator("#failure-reason")).to_contain_text("declined", timeout=20_000)
-    expect(page.locator("#failed-message")).to_be_focused()
+
+    expect(page.locator("#checkout-message")).to_contain_text("declined", timeout=20_000)
+    expect(card).to_be_focused()
+    expect(card).to_have_value("")
+    expect(page.locator("#checkout")).to_have_attribute("data-state", "holding")
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^[1-5]:\d\d$"))
+    expect_status(watcher, ["C-1"], "held")  # the seat stayed held for the buyer throughout
+    assert serious_violations(page) == []
+    page.reload()  # the page says the same after a reload
+    expect(page.locator("#checkout")).to_have_attribute("data-state", "holding")
+    expect(page.locator("#checkout-message")).to_contain_text("declined")
+
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_role("button", name="Pay €30.00").click()
+    expect(page.get_by_text("Booking confirmed")).to_be_visible(timeout=20_000)
+    expect_status(watcher, ["C-1"], "booked")
 
 
 def test_a_hold_left_to_expire_counts_down_to_zero_and_frees_the_seats(people, factory, scheduler):

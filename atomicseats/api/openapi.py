@@ -170,7 +170,7 @@ OPERATIONS: dict[str, Op] = {
                 "On an event with a waiting room: the admission_token of POST /events/{id}/queue. Without a valid "
                 "one, 403 with code admission_required, admission_token_invalid, admission_token_wrong_event, "
                 "admission_token_not_yours, admission_token_expired or admission_token_used. A hold made with it "
-                "(201) spends it.",
+                "(201) spends it; a retry with that hold's Idempotency-Key still gets the first answer.",
                 "header",
             ),
         ),
@@ -191,6 +191,12 @@ OPERATIONS: dict[str, Op] = {
         (404, 409, 410),
         creates=True,
         example={"hold_id": "0b9c6a3e-4d1f-4a57-9a40-2f3f1f1c2a10", "payment": {"card_number": "4242424242424242"}},
+        description=(
+            "A declined card fails only that booking (`failure_reason: payment_declined`): the hold is `active` "
+            "again until its own `expires_at`, and another card may be tried with a new checkout of the same "
+            "`hold_id` under a new Idempotency-Key. A hold has at most one booking that has not failed; a second "
+            "checkout while one is pending or confirmed is 409 `hold_in_checkout`."
+        ),
     ),
     "api.list_bookings": Op(
         "Your bookings, newest first.",

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from atomicseats import dbapi
 from atomicseats.booking import gate, publish
 from atomicseats.booking.hold_endings import EndedHolds, after_holds_ended, end_holds
-from atomicseats.booking.reconcile import lock_gates, reconcile_event
+from atomicseats.booking.locks import lock_gates
+from atomicseats.booking.reconcile import reconcile_event
 from atomicseats.booking.seat_selection import SeatState, choose_block
 from atomicseats.booking.specs import Spec
 from atomicseats.exceptions import Conflict, Invalid
@@ -36,7 +37,14 @@ class HoldRequest(Spec):
     quantity: Annotated[int, Field(strict=True, ge=1, le=100)] | None = None
     allow_partial: Annotated[bool, Field(strict=True)] = False
     prefer: Literal["best", "cheapest"] = "best"
-    accessible: Annotated[bool, Field(strict=True)] = False
+    accessible: Annotated[bool, Field(strict=True)] = Field(
+        default=False,
+        description=(
+            "Best available for a wheelchair user: a wheelchair space with a companion seat beside it, and "
+            "companion seats for the rest of the `quantity` (1: the wheelchair space alone). Reserved seating, "
+            "with `quantity` only."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> HoldRequest:
@@ -44,6 +52,8 @@ class HoldRequest(Spec):
             raise ValueError("give either seat_ids or quantity")
         if self.seat_ids is not None and len(set(self.seat_ids)) != len(self.seat_ids):
             raise ValueError("seat_ids must not repeat a seat")
+        if self.accessible and self.seat_ids is not None:
+            raise ValueError("accessible asks best available to choose: give a quantity, not seat_ids")
         return self
 
 
@@ -71,7 +81,7 @@ _CLAIM_LISTED = dbapi.Statement(
     WITH claimed AS (
       UPDATE seats SET hold_id = %(h)s, hold_expires_at = %(exp)s
       WHERE id IN (SELECT id FROM seats WHERE event_id = %(e)s AND id = ANY(%(ids)s) AND booking_id IS NULL
-                   AND (hold_expires_at IS NULL OR hold_expires_at <= %(now)s) ORDER BY id FOR UPDATE)
+                   AND for_sale AND (hold_expires_at IS NULL OR hold_expires_at <= %(now)s) ORDER BY id FOR UPDATE)
       RETURNING id, label, section_id),
     recorded AS (INSERT INTO hold_seats (hold_id, seat_id) SELECT %(h)s, id FROM claimed)
     SELECT c.id, c.label, sec.name AS section, COALESCE(sec.price_cents, %(ga_price)s) AS price_cents
@@ -111,7 +121,7 @@ def claim_in(
     session: Session,
     event: Any,
     user_id: int,
-    request: HoldRequest,
+    spec: HoldRequest,
     now: datetime,
     expires_at: datetime,
     *,
@@ -128,7 +138,7 @@ def claim_in(
     """
     claim = Claim(hold_id or uuid.uuid4(), expires_at)
     try:
-        _claim(session, event, user_id, request, now, claim, waitlist_entry_id, hold_inserted)
+        _claim(session, event, user_id, spec, now, claim, waitlist_entry_id, hold_inserted)
     except BaseException:
         undo_claim(event.id, claim)
         raise
@@ -139,14 +149,14 @@ def _claim(
     session: Session,
     event: Any,
     user_id: int,
-    request: HoldRequest,
+    spec: HoldRequest,
     now: datetime,
     claim: Claim,
     waitlist_entry_id: uuid.UUID | None,
     hold_inserted: bool,
 ) -> None:
     event_id, hold_id, expires_at = event.id, claim.hold_id, claim.expires_at
-    wanted = len(request.seat_ids) if request.seat_ids is not None else request.quantity
+    wanted = len(spec.seat_ids) if spec.seat_ids is not None else spec.quantity
     if not hold_inserted:
         # before the claim reaches Redis: waitlist offers take the gate lock here; a hold request took it in
         # its first statement (taking it again is harmless)
@@ -155,20 +165,20 @@ def _claim(
     params = {"h": hold_id, "e": event_id, "exp": expires_at, "now": now, "ga_price": event.price_cents}
     if event.seating == "general":
         granted = wanted
-        verdict = _gate_places(event_id, hold_id, wanted, expires_at, now, request.allow_partial)
+        verdict = _gate_places(event_id, hold_id, wanted, expires_at, now, spec.allow_partial)
         if verdict is not None:
             granted, free = verdict
             if granted == 0:
                 raise not_enough(free)
             claim.gate_claim = ("places", granted)
         seats = [r._asdict() for r in dbapi.rows(session, _CLAIM_PLACES, {**params, "n": granted})]
-        if len(seats) < wanted and not (request.allow_partial and seats):
+        if len(seats) < wanted and not (spec.allow_partial and seats):
             raise not_enough(len(seats))
         claim.shortfall = wanted - len(seats)
         if claim.shortfall:
             session.execute(text("UPDATE holds SET quantity = :q WHERE id = :h"), {"q": len(seats), "h": hold_id})
     else:
-        seat_ids = request.seat_ids or _best_available(session, event_id, wanted, request, now)
+        seat_ids = spec.seat_ids or _best_available(session, event_id, wanted, spec, now)
         claim.gate_counts = _gate_claim(event_id, hold_id, seat_ids, expires_at, now)
         if claim.gate_counts is not None:
             claim.gate_claim = ("seats", seat_ids)
@@ -315,23 +325,31 @@ def _seats_refused(session: Session, event_id: int, wanted: list[int], got: set[
     return unavailable(missing)
 
 
-def _best_available(session: Session, event_id: int, quantity: int, request: HoldRequest, now: datetime) -> list[int]:
+def _no_block(quantity: int, accessible: bool) -> str:
+    if not accessible:
+        return f"No {quantity} adjacent seats are available together."
+    if quantity == 1:
+        return "No wheelchair space is available."
+    companions = "a companion seat" if quantity == 2 else f"{quantity - 1} companion seats"
+    return f"No wheelchair space with {companions} beside it is available."
+
+
+def _best_available(session: Session, event_id: int, quantity: int, spec: HoldRequest, now: datetime) -> list[int]:
     rows = session.execute(
         text(
             """
             SELECT s.id, sec.position, sec.price_cents, s.y, s.number, s.x, s.kind,
-                   (s.booking_id IS NULL AND (s.hold_expires_at IS NULL OR s.hold_expires_at <= :now)) AS free
+                   (s.booking_id IS NULL AND s.for_sale
+                    AND (s.hold_expires_at IS NULL OR s.hold_expires_at <= :now)) AS free
             FROM seats s JOIN sections sec ON sec.id = s.section_id WHERE s.event_id = :e
             """
         ),
         {"e": event_id, "now": now},
     )
-    block = choose_block(
-        (SeatState(*row) for row in rows), quantity, prefer=request.prefer, accessible=request.accessible
-    )
+    block = choose_block((SeatState(*row) for row in rows), quantity, prefer=spec.prefer, accessible=spec.accessible)
     if block is None:
         raise Conflict(
-            f"No {quantity} adjacent seats are available together.",
+            _no_block(quantity, spec.accessible),
             code="seats_unavailable",
             details={"unavailable_seat_ids": []},
         )

@@ -28,7 +28,7 @@ from atomicseats.booking.claims import (
     undo_claim,
 )
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
-from atomicseats.booking.reconcile import gate_lock_key
+from atomicseats.booking.locks import gate_lock_key
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
 from atomicseats.models import User
@@ -67,7 +67,7 @@ class HoldView:
 # A hold request's first statement: read the event and, when the request may hold seats on it, insert the
 # hold in the same round trip. The WHERE clause is the one _check_request applies to the row, so a hold is
 # inserted exactly when no rule refuses it (a live hold of the same user is left to _insert_hold). It also
-# takes the event's gate lock, shared, before the claim reaches Redis (reconcile.py says why).
+# takes the event's gate lock, shared, before the claim reaches Redis (locks.py says why).
 _EVENT_AND_HOLD = dbapi.Statement(
     "hold_event_and_insert",
     f"""
@@ -78,7 +78,7 @@ _EVENT_AND_HOLD = dbapi.Statement(
              %(now)s::timestamptz + make_interval(secs => ev.hold_seconds), %(now)s::timestamptz
       FROM ev
       WHERE ev.status = 'on_sale' AND ev.ends_at > %(now)s AND %(q)s <= ev.max_per_order
-        AND NOT (ev.seating = 'general' AND %(listed)s)
+        AND NOT (ev.seating = 'general' AND %(picks_seats)s)
       ON CONFLICT (user_id, event_id) WHERE status IN ('active', 'checkout') DO NOTHING
       RETURNING id)
     SELECT ev.*, EXISTS (SELECT FROM inserted) AS hold_inserted
@@ -90,7 +90,7 @@ _EVENT_AND_HOLD = dbapi.Statement(
 def create_hold(
     event_id: int,
     user: User,
-    request: HoldRequest,
+    spec: HoldRequest,
     *,
     now: datetime | None = None,
     idempotency: IdempotencyRequest | None = None,
@@ -100,32 +100,33 @@ def create_hold(
         raise NotFound("No such event.")
     now = now or utcnow()
     if idempotency is None:  # a repeated key must get its first answer, which only PostgreSQL has
-        _refuse_from_gate(event_id, request, now)
-    attempts = BEST_AVAILABLE_ATTEMPTS if request.quantity and request.seat_ids is None else 1
+        _refuse_from_gate(event_id, spec, now)
+    attempts = BEST_AVAILABLE_ATTEMPTS if spec.quantity and spec.seat_ids is None else 1
     for attempt in range(1, attempts + 1):
         try:
-            return _create_hold(event_id, user, request, now, idempotency)
+            return _create_hold(event_id, user, spec, now, idempotency)
         except Conflict as exc:
-            if exc.code != "seats_unavailable" or attempt == attempts or request.seat_ids is not None:
+            if exc.code != "seats_unavailable" or attempt == attempts or spec.seat_ids is not None:
                 raise
     raise AssertionError("unreachable")
 
 
 def _create_hold(
-    event_id: int, user: User, request: HoldRequest, now: datetime, idempotency: IdempotencyRequest | None
+    event_id: int, user: User, spec: HoldRequest, now: datetime, idempotency: IdempotencyRequest | None
 ) -> Created | Replay:
     claim: Claim | None = None
 
     def create(session: Session) -> Created:
         nonlocal claim
         hold_id = uuid.uuid4()
-        wanted = len(request.seat_ids) if request.seat_ids is not None else request.quantity
+        wanted = len(spec.seat_ids) if spec.seat_ids is not None else spec.quantity
         params = {"e": event_id, "h": hold_id, "u": user.id, "q": wanted, "now": now}
-        event = dbapi.first(session, _EVENT_AND_HOLD, {**params, "listed": request.seat_ids is not None})
-        _check_request(event, user, request, wanted, now)
+        picks_seats = spec.seat_ids is not None or spec.accessible  # which general admission has none of
+        event = dbapi.first(session, _EVENT_AND_HOLD, {**params, "picks_seats": picks_seats})
+        _check_request(event, user, spec, wanted, now)
         expires_at = now + timedelta(seconds=event.hold_seconds)
         claim = claim_in(
-            session, event, user.id, request, now, expires_at, hold_id=hold_id, hold_inserted=event.hold_inserted
+            session, event, user.id, spec, now, expires_at, hold_id=hold_id, hold_inserted=event.hold_inserted
         )
         view = HoldView(
             claim.hold_id, event_id, user.id, "active", len(claim.seats), claim.expires_at, claim.seats, claim.shortfall
@@ -146,7 +147,7 @@ def _create_hold(
     return result
 
 
-def _check_request(event: Any, user: User, request: HoldRequest, wanted: int, now: datetime) -> None:
+def _check_request(event: Any, user: User, spec: HoldRequest, wanted: int, now: datetime) -> None:
     """The rules a hold request must pass on the event's row (mirrored by _EVENT_AND_HOLD's WHERE clause)."""
     if event is None or not may_see(event, user):
         raise NotFound("No such event.")
@@ -155,17 +156,19 @@ def _check_request(event: Any, user: User, request: HoldRequest, wanted: int, no
     if event.ends_at <= now:
         raise Conflict("This event is over.", code="event_ended")
     if wanted > event.max_per_order:
-        field_name = "seat_ids" if request.seat_ids is not None else "quantity"
+        field_name = "seat_ids" if spec.seat_ids is not None else "quantity"
         raise Invalid(
             f"At most {event.max_per_order} seats per order for this event.",
             code="too_many_seats",
             details={"fields": {field_name: f"at most {event.max_per_order}"}},
         )
-    if event.seating == "general" and request.seat_ids is not None:
+    if event.seating == "general" and spec.seat_ids is not None:
         raise Invalid.field("seat_ids", "general admission events take a quantity, not seat ids")
+    if event.seating == "general" and spec.accessible:
+        raise Invalid.field("accessible", "general admission events have no wheelchair spaces to choose")
 
 
-def _refuse_from_gate(event_id: int, request: HoldRequest, now: datetime) -> None:
+def _refuse_from_gate(event_id: int, spec: HoldRequest, now: datetime) -> None:
     """Turn away a request the Redis gate already knows cannot be served, before any transaction.
 
     In a sale most hold requests lose; each used to cost a PostgreSQL transaction (insert the hold, roll it
@@ -173,15 +176,15 @@ def _refuse_from_gate(event_id: int, request: HoldRequest, now: datetime) -> Non
     goes on to the two gates as before, so this only ever answers earlier, never differently about seats.
     """
     try:
-        peek = gate.peek(event_id, gate.epoch_ms(now), request.seat_ids or ())
+        peek = gate.peek(event_id, gate.epoch_ms(now), spec.seat_ids or ())
     except gate.GateUnavailable:
         return
     if peek is None:  # not built (a draft, or Redis was wiped): PostgreSQL decides
         return
-    if request.seat_ids is not None:
+    if spec.seat_ids is not None:
         if peek.taken:
             raise unavailable(peek.taken, peek.pending)
-    elif peek.free == 0 or (peek.free < (request.quantity or 0) and not request.allow_partial):
+    elif peek.free == 0 or (peek.free < (spec.quantity or 0) and not spec.allow_partial):
         raise not_enough(peek.free, peek.pending)
 
 

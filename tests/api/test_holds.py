@@ -43,6 +43,8 @@ BAD_BODIES = [
     ({"quantity": 101}, "quantity", 422),
     ({"seat_ids": [1], "colour": "red"}, "colour", 422),
     ({"quantity": 2, "prefer": "random"}, "prefer", 422),
+    ({"quantity": 2, "accessible": "yes"}, "accessible", 422),
+    ({"seat_ids": [1, 2], "accessible": True}, "body", 422),  # accessible asks best available to choose
 ]
 
 
@@ -74,6 +76,10 @@ def test_rule_breaking_holds_are_refused_and_hold_nothing(api, factory, app, eve
     assert_error(client.post(f"/events/{draft.id}/holds", json={"quantity": 1}), 404)
     general = factory.event(seating="general", capacity=10, price_cents=500)
     assert_error(client.post(f"/events/{general.id}/holds", json={"seat_ids": seats[:1]}), 422)
+    no_wheelchairs = assert_error(
+        client.post(f"/events/{general.id}/holds", json={"quantity": 2, "accessible": True}), 422
+    )
+    assert "accessible" in no_wheelchairs["details"]["fields"]
     assert live_holds(app) == 0 and held_seats(app) == 0
 
 
@@ -169,3 +175,25 @@ def test_hold_creation_is_rate_limited_per_user(api, factory, app, event, monkey
     assert int(limited.headers["Retry-After"]) >= 1
     # the limit is per user: someone else is not affected
     assert api.as_(factory.user()).post(f"/events/{event.id}/holds", json={"quantity": 1}).status == 201
+
+
+def test_best_available_for_a_wheelchair_user_holds_a_wheelchair_space_with_its_companion_seat(api, factory):
+    # Row A: wheelchair spaces 1 and 8, companion seats 2 and 7; plain best available keeps to 3..6.
+    row = {"label": "A", "seats": 8, "accessible": [1, 8], "companion": [2, 7]}
+    event = factory.event(sections=[{"name": "Stalls", "price_cents": 4500, "rows": [row]}])
+    kinds = {s["id"]: s["kind"] for s in api.get(f"/events/{event.id}/seats").body["items"]}
+    plain = api.as_(factory.user()).post(f"/events/{event.id}/holds", json={"quantity": 2})
+    assert plain.status == 201 and {kinds[s["id"]] for s in plain.body["seats"]} == {"standard"}
+    first = api.as_(factory.user()).post(f"/events/{event.id}/holds", json={"quantity": 2, "accessible": True})
+    assert first.status == 201, first.body
+    assert sorted(kinds[s["id"]] for s in first.body["seats"]) == ["accessible", "companion"]
+    assert sorted(s["label"] for s in first.body["seats"]) in (["A-1", "A-2"], ["A-7", "A-8"])
+    second = api.as_(factory.user()).post(f"/events/{event.id}/holds", json={"quantity": 2, "accessible": True})
+    assert second.status == 201 and sorted(kinds[s["id"]] for s in second.body["seats"]) == ["accessible", "companion"]
+    # Both wheelchair spaces are held: a third wheelchair user is told so, and standard seats are not offered.
+    refused = assert_error(
+        api.as_(factory.user()).post(f"/events/{event.id}/holds", json={"quantity": 2, "accessible": True}),
+        409,
+        "seats_unavailable",
+    )
+    assert "wheelchair space" in refused["message"]

@@ -26,6 +26,9 @@ def test_the_document_is_openapi_3_1_with_schemas_from_the_models(client):
     assert {"201", "409", "422"} <= set(hold["responses"])
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in hold["parameters"])
     assert doc["components"]["schemas"]["HoldRequest"]["additionalProperties"] is False
+    assert "wheelchair space" in doc["components"]["schemas"]["HoldRequest"]["properties"]["accessible"]["description"]
+    checkout = doc["paths"]["/api/v1/bookings"]["post"]
+    assert "payment_declined" in checkout["description"] and "hold_in_checkout" in checkout["description"]
     every_ref = json.dumps(doc)
     for name in doc["components"]["schemas"]:
         assert f'"#/components/schemas/{name}"' in every_ref

@@ -90,6 +90,9 @@ class Config:
     REALTIME_DB_POOL_SIZE = _int("REALTIME_DB_POOL_SIZE", 4)
 
     API_TOKEN_TTL_SECONDS = _int("API_TOKEN_TTL_SECONDS", 24 * 3600)
+    # A web process keeps a token it resolved this long, while no account's access changed (0: always ask
+    # PostgreSQL). See accounts/tokens.py.
+    API_TOKEN_CACHE_SECONDS = _int("API_TOKEN_CACHE_SECONDS", 5)
     # Expired tokens are deleted this long after they expired.
     API_TOKEN_RETENTION_SECONDS = _int("API_TOKEN_RETENTION_SECONDS", 7 * 24 * 3600)
     # A hold submitted for checkout in time stays valid this long while its booking is pending.

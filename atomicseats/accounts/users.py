@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
@@ -13,9 +16,11 @@ from atomicseats import dbapi
 from atomicseats.booking.idempotency import Created, IdempotencyRequest, Replay, run_once
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Conflict, Invalid, NotFound
-from atomicseats.extensions import db
+from atomicseats.extensions import db, redis_ext
 from atomicseats.models import User
 from atomicseats.models.users import ROLES
+
+log = logging.getLogger(__name__)
 
 SELF_SERVICE_ROLES = ("attendee", "host")
 MIN_PASSWORD_LENGTH = 10
@@ -121,7 +126,34 @@ def set_role(user_id: int, role: str) -> User:
         if user is None:
             raise NotFound("No such user.")
         user.role = role
+    access_changed()
     return user
+
+
+def access_epoch() -> str | None:
+    """The current access epoch: a random value that changes whenever any account's access does (a role
+    changed, a token revoked). What a process learnt about a caller under one epoch is stale under the next.
+
+    A Redis that lost it (wiped, restarted) gets a fresh random epoch, never an old one again. None when Redis
+    is unreachable: the caller then trusts nothing it kept and asks PostgreSQL.
+    """
+    key = redis_ext.key("accounts", "access")
+    try:
+        epoch = redis_ext.client.get(key)
+        if epoch is None:
+            fresh = uuid.uuid4().hex
+            epoch = fresh.encode() if redis_ext.client.set(key, fresh, nx=True) else redis_ext.client.get(key)
+        return None if epoch is None else epoch.decode()
+    except RedisError:
+        return None
+
+
+def access_changed() -> None:
+    """After a change to someone's access is committed: every process forgets what it learnt before."""
+    try:
+        redis_ext.client.set(redis_ext.key("accounts", "access"), uuid.uuid4().hex)
+    except RedisError as exc:  # processes keep what they knew for at most API_TOKEN_CACHE_SECONDS
+        log.warning("could not announce an access change to other processes: %s", exc)
 
 
 def create_admin(email: str, name: str, password: str) -> User:

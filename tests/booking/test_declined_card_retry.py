@@ -50,12 +50,17 @@ def freed_signals(event_id: int) -> int:
     )
 
 
-def test_after_a_declined_card_the_hold_keeps_its_seats_and_another_card_books_them(factory, api, ctx):
-    event = factory.event(hold_seconds=300)
+def two_seats_held_while_someone_waits(factory, api, hold_seconds: int):
+    """An event with someone on its waitlist (so freed places would be signalled) and a buyer's hold on two seats."""
+    event = factory.event(hold_seconds=hold_seconds)
     seats = factory.seat_ids(event.id)[:2]
     assert api.as_(factory.user()).post(f"/events/{event.id}/waitlist", {"quantity": 2}).status == 201
     user, now = factory.user(), utcnow()
-    held = hold(event.id, user, now, seat_ids=seats)
+    return event, seats, user, now, hold(event.id, user, now, seat_ids=seats)
+
+
+def test_after_a_declined_card_the_hold_keeps_its_seats_and_another_card_books_them(factory, api, ctx):
+    event, seats, user, now, held = two_seats_held_while_someone_waits(factory, api, hold_seconds=300)
     signals = freed_signals(event.id)
 
     declined = pay(held.id, user, CARD_DECLINED, now)
@@ -81,11 +86,7 @@ def test_after_a_declined_card_the_hold_keeps_its_seats_and_another_card_books_t
 
 
 def test_a_declined_hold_still_expires_at_its_own_time_and_then_frees_its_seats(factory, api, ctx):
-    event = factory.event(hold_seconds=60)
-    seats = factory.seat_ids(event.id)[:2]
-    assert api.as_(factory.user()).post(f"/events/{event.id}/waitlist", {"quantity": 2}).status == 201
-    user, now = factory.user(), utcnow()
-    held = hold(event.id, user, now, seat_ids=seats)
+    event, seats, user, now, held = two_seats_held_while_someone_waits(factory, api, hold_seconds=60)
     assert pay(held.id, user, CARD_DECLINED, now).status == "failed"
     signals = freed_signals(event.id)
     after = held.expires_at + timedelta(seconds=1)

@@ -32,7 +32,7 @@ def _message_id(record: Any) -> str:
 def dispatch(topic: str, payload: dict[str, Any], message_id: str) -> bool:
     """Enqueue the job for one message (unprefixed topic name); False when it was there already."""
     if topic == outbox.BOOKING_REQUESTS:
-        return jobs.enqueue_confirm(payload["booking_id"], message_id)
+        return jobs.enqueue_confirm(payload["booking_id"], message_id, payload.get("request_id"))
     if topic == outbox.NOTIFICATIONS:
         return jobs.enqueue_notification(payload, message_id)
     if topic == outbox.WAITLIST_ALLOCATION:

@@ -64,7 +64,7 @@ def _has_app() -> bool:
 # --- job functions (run in the worker) ------------------------------------------------------------------
 
 
-def confirm_booking(booking_id: str, message_id: str | None = None) -> str:
+def confirm_booking(booking_id: str, message_id: str | None = None, request_id: str | None = None) -> str:
     """Confirm or fail one booking; one whose confirmation keeps raising is parked as a dead letter.
 
     A raise leaves the booking pending and the scheduler re-drives it. Each raise counts, except when the
@@ -72,7 +72,7 @@ def confirm_booking(booking_id: str, message_id: str | None = None) -> str:
     booking is parked: re-driving a confirmation that fails the same way every time only fills the logs.
     """
     try:
-        outcome = _in_app(_confirm_under_request_id, booking_id, message_id)
+        outcome = _in_app(_confirm_under_request_id, booking_id, message_id, request_id)
     except Exception as exc:
         if _unreachable(exc):
             raise
@@ -97,9 +97,15 @@ def _count_failure(booking_id: str, message_id: str | None, error: str) -> bool:
     return dead_letters.park_booking(booking_id, message_id, error, attempts)
 
 
-def _confirm_under_request_id(booking_id: str, message_id: str | None) -> checkout.Outcome:
-    """Confirm under the id of the API request that started the booking: its log lines and email carry it."""
-    with request_id_bound(booking_reads.request_id_of(booking_id)):
+def _confirm_under_request_id(booking_id: str, message_id: str | None, request_id: str | None) -> checkout.Outcome:
+    """Confirm under the id of the API request that started the booking: its log lines and email carry it.
+
+    The Kafka message brings the id along; a re-drive or a replay, which has no message, reads it from the
+    booking (a query the confirmation's own two statements would otherwise wait behind).
+    """
+    if request_id is None:
+        request_id = booking_reads.request_id_of(booking_id)
+    with request_id_bound(request_id):
         outcome = checkout.confirm_booking(booking_id, message_id)
         log.info("booking %s: %s", booking_id, outcome.status, extra={"booking_id": booking_id})
         return outcome
@@ -147,11 +153,13 @@ def _enqueue_once(queue_name: str, job_id: str, func: Any, *args: Any, **options
     return True
 
 
-def enqueue_confirm(booking_id: str, message_id: str | None = None, *, redrive: bool = False) -> bool:
+def enqueue_confirm(
+    booking_id: str, message_id: str | None = None, request_id: str | None = None, *, redrive: bool = False
+) -> bool:
     job_id = f"confirm-{booking_id}"
     if redrive:  # the first job may be stuck as "started" by a dead worker: a fresh id, same idempotent work
         job_id += f"-redrive-{uuid.uuid4().hex[:8]}"
-    return _enqueue_once(BOOKINGS_QUEUE, job_id, confirm_booking, str(booking_id), message_id)
+    return _enqueue_once(BOOKINGS_QUEUE, job_id, confirm_booking, str(booking_id), message_id, request_id)
 
 
 def enqueue_allocation(event_id: int, message_id: str) -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from atomicseats.booking import gate
-from atomicseats.booking.locks import gate_lock_key, lock_gate_for_rebuild, lock_gates  # noqa: F401 (until importers move)
+from atomicseats.booking.locks import lock_gate_for_rebuild
 from atomicseats.booking.tx import transaction
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow

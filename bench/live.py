@@ -5,7 +5,7 @@ Usage: ``.venv/bin/python bench/live.py [--clients 5000] [--processes 4] [--hold
 Starts its own database, the web process and the realtime process exactly as the Procfile runs them (no special
 thread count: an open map holds no web thread), seeds a reserved event of 20,000 seats, and then:
 
-1. without maps: ``--holds`` holds one after the other (each released after 0.3 s) while a probe thread asks
+1. without maps: ``--holds`` holds every 0.5 s (each kept until all are held) while a probe thread asks
    ``/health`` every 50 ms: the baseline hold and ``/health`` latencies;
 2. connects ``--clients`` seat maps (WebSocket, spread over ``--processes`` client processes), first without
    joining: the memory an open connection costs; then every map joins the event's room and receives its full
@@ -182,20 +182,27 @@ class Probe:
         self._thread.join()
 
 
-def _holds(port: int, event_id: int, seats: list[int], token: str) -> tuple[dict[int, float], list[float]]:
-    """Hold each seat alone, release it, next: when each hold was sent, and each hold's latency in ms."""
+def _holds(port: int, event_id: int, seats: list[int], tokens: list[str]) -> tuple[dict[int, float], list[float]]:
+    """Hold each seat (a buyer each) every 0.5 s, keeping it until all are held, then release them all: when each
+    hold was sent, and each hold's latency in ms.
+
+    A held seat stays held while it is measured: a seat held and released within one tick is sent once, as
+    available (last status wins), and a map could never be seen to hear that it was held.
+    """
     sent: dict[int, float] = {}
     answered: list[float] = []
-    for seat_id in seats:
+    holds: list[tuple[str, str]] = []
+    for seat_id, token in zip(seats, tokens, strict=True):
         sent[seat_id] = time.time()
         started = time.perf_counter()
         status, hold = _request(port, "POST", f"/api/v1/events/{event_id}/holds", token, {"seat_ids": [seat_id]})
         answered.append((time.perf_counter() - started) * 1000)
         if status != 201:
             raise SystemExit(f"hold failed: {status} {hold}")
-        time.sleep(0.3)  # one change at a time, so each delay is this hold's alone
-        _request(port, "DELETE", f"/api/v1/holds/{hold['id']}", token)
-        time.sleep(0.2)
+        holds.append((hold["id"], token))
+        time.sleep(0.5)
+    for hold_id, token in holds:
+        _request(port, "DELETE", f"/api/v1/holds/{hold_id}", token)
     return sent, answered
 
 
@@ -235,14 +242,14 @@ def main() -> None:
             port = int(stack.url.rsplit(":", 1)[1])
             conn = stack.connect()
             ((_, host_token),) = make_users(conn, 1, role="host")
-            ((_, buyer_token),) = make_users(conn, 1)
+            buyers = [token for _, token in make_users(conn, args.holds)]
             conn.close()
             event_id = _make_event(port, host_token)
             seats = _seat_ids(port, event_id)
             before_seats, during_seats = seats[: args.holds], seats[args.holds : 2 * args.holds]
 
             with Probe(port) as idle_probe:
-                _, idle_holds = _holds(port, event_id, before_seats, buyer_token)
+                _, idle_holds = _holds(port, event_id, before_seats, buyers)
             rss_before = _rss_mb(realtime.popen.pid)
 
             started = time.perf_counter()
@@ -266,7 +273,7 @@ def main() -> None:
             rss_join_peak = rss_peak_mb(realtime.popen.pid)
 
             with Probe(port) as busy_probe:
-                sent, busy_holds = _holds(port, event_id, during_seats, buyer_token)
+                sent, busy_holds = _holds(port, event_id, during_seats, buyers)
                 time.sleep(1)
             stop.set()
             results = [out.get(timeout=300) for _ in procs]

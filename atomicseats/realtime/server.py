@@ -34,6 +34,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from socketio import packet
 from sqlalchemy import Engine, create_engine, text
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from atomicseats import logs, realtime
 from atomicseats.booking import availability
@@ -94,6 +96,24 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """One ``seat_status`` made once for all its recipients: as a WebSocket frame, and as an Engine.IO packet.
+
+    Engine.IO keeps a packet's encoded text with it, and each connection's writer holds on to the last packet it
+    sent: a packet made per recipient would leave each joined map holding its own copy of the full map.
+    """
+
+    frame: bytes
+    packet: engineio.packet.Packet
+
+    @classmethod
+    def of(cls, socketio_text: str) -> Encoded:
+        shared = engineio.packet.Packet(engineio.packet.MESSAGE, data=socketio_text)
+        text = shared.encode()
+        return cls(Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[]), shared)
+
+
 class Metrics:
     """This process's series; each realtime process is its own scrape target, as each web process is."""
 
@@ -150,6 +170,52 @@ class _Server(socketio.AsyncServer):
         except ValueError:  # not a packet, or not JSON
             await self.hub.drop_eio(eio_sid, "bad_input")
 
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> Any:
+        wire = Wire.of(environ.get("asgi.send"))
+        if wire is not None:
+            self.hub.wires[eio_sid] = wire
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        self.hub.wires.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+
+class Wire:
+    """A client's WebSocket connection as uvicorn's ``websockets-sansio`` protocol holds it (Procfile ``--ws``).
+
+    ``seat_status`` messages are written to it as WebSocket frames made once per message, not per client: through
+    Engine.IO each message to each map costs a queue, a writer task waking and the frame made again, which at
+    thousands of maps made one tick longer than a tick. All of a map's ``seat_status`` messages (its full state
+    and every change) go this way, so they stay in order; acknowledgements and per-user messages still go
+    through Engine.IO. Under another ``--ws`` implementation there is no wire, and Engine.IO sends everything.
+    """
+
+    def __init__(self, protocol: Any):
+        self.protocol = protocol
+        self.unread = 0  # frames written since its send buffer was last empty
+
+    @classmethod
+    def of(cls, asgi_send: Any) -> Wire | None:
+        protocol = getattr(asgi_send, "__self__", None)
+        if all(hasattr(protocol, name) for name in ("transport", "conn", "close_sent")):
+            return cls(protocol)
+        return None
+
+    def open(self) -> bool:
+        protocol = self.protocol
+        return not protocol.close_sent and not protocol.transport.is_closing() and protocol.conn.state is State.OPEN
+
+    def write(self, frame: bytes) -> int:
+        """Write one frame; returns how many frames it has been written since it last had nothing unsent."""
+        transport = self.protocol.transport
+        self.unread = 0 if transport.get_write_buffer_size() == 0 else self.unread + 1
+        transport.write(frame)
+        return self.unread
+
+    def abort(self) -> None:
+        self.protocol.transport.abort()  # what it has not read is dropped with it
+
 
 class Hub:
     """The process's state: its Socket.IO server, the events its maps watch, and the tick that sends changes."""
@@ -178,6 +244,7 @@ class Hub:
         self.loads: dict[int, asyncio.Future[EventState | None]] = {}
         self.joined: dict[str, int] = {}  # sid -> the event whose room it is in
         self.budgets: dict[str, JoinBudget] = {}  # sid -> its join budget; one per open connection
+        self.wires: dict[str, Wire] = {}  # eio_sid -> its WebSocket, for seat_status frames
         self.metrics = Metrics(self)
         self._tasks: list[asyncio.Task] = []
         self._register()
@@ -242,7 +309,7 @@ class Hub:
         self.joined[sid] = event_id
         # Built after entering the room, with nothing awaited in between: a change applied before this is in the
         # full state, a change after it reaches the map with the next tick.
-        await self._send(sid, self._encoded_full(state), "full")
+        self.metrics.messages.labels("full").inc(await self._send(sid, self._encoded_full(state)))
         return {"ok": True}
 
     async def on_leave_event(self, sid: str, data: Any) -> dict[str, bool]:
@@ -298,22 +365,15 @@ class Hub:
                 return None
             return availability.statuses(connection, event_id, datetime.now(UTC))
 
-    def _encoded_full(self, state: EventState) -> engineio.packet.Packet:
-        """The full map as one encoded packet, encoded once for every map that joins until it changes."""
+    def _encoded_full(self, state: EventState) -> Encoded:
+        """The full map, encoded once for every map that joins until it changes."""
         if state.encoded_full is None:
             state.encoded_full = self._encode(state.full())
         return state.encoded_full
 
-    def _encode(self, payload: dict[str, Any]) -> engineio.packet.Packet:
-        """One Engine.IO packet, encoded now, that every recipient's queue shares.
-
-        Engine.IO keeps a packet's encoded text with it, and each connection's writer holds on to the last packet
-        it sent: a packet made per recipient would leave each joined map holding its own copy of the full map.
-        """
+    def _encode(self, payload: dict[str, Any]) -> Encoded:
         text = self.sio.packet_class(packet.EVENT, namespace="/", data=["seat_status", payload]).encode()
-        shared = engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
-        shared.encode()
-        return shared
+        return Encoded.of(text)
 
     # -- changes and ticks --------------------------------------------------------------------------------
 
@@ -346,22 +406,30 @@ class Hub:
             if payload is None or not members:
                 continue
             encoded = self._encode(payload)
-            for sid, _ in members:
-                sent += await self._send(sid, encoded, "change")
+            for sid, eio_sid in members:
+                sent += await self._send(sid, encoded, eio_sid)
         self.metrics.tick_messages.observe(sent)
+        self.metrics.messages.labels("change").inc(sent)
         return sent
 
-    async def _send(self, sid: str, encoded: engineio.packet.Packet, kind: str) -> int:
-        """Queue an encoded packet for one client, unless its queue shows it is not reading (then drop it)."""
-        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+    async def _send(self, sid: str, encoded: Encoded, eio_sid: str | None = None) -> int:
+        """Send one ``seat_status`` to one client, unless it shows it is not reading (then drop it); 1 if sent."""
+        eio_sid = eio_sid or self.sio.manager.eio_sid_from_sid(sid, "/")
         socket = self.sio.eio.sockets.get(eio_sid) if eio_sid else None
         if socket is None:
             return 0
+        wire = self.wires.get(eio_sid)
+        if wire is not None:
+            if not wire.open():
+                return 0
+            if wire.write(encoded.frame) >= self.settings.client_queue_limit:
+                await self.drop_eio(eio_sid, "slow")
+                return 0
+            return 1
         if socket.queue.qsize() >= self.settings.client_queue_limit:
-            await self.drop(sid, "slow")
+            await self.drop_eio(eio_sid, "slow")
             return 0
-        await self.sio.eio.send_packet(eio_sid, encoded)
-        self.metrics.messages.labels(kind).inc()
+        await self.sio.eio.send_packet(eio_sid, encoded.packet)
         return 1
 
     def _members(self, event_id: int) -> list[tuple[str, str]]:
@@ -380,6 +448,9 @@ class Hub:
         socket = self.sio.eio.sockets.pop(eio_sid, None) if eio_sid else None
         if socket is None:
             return
+        wire = self.wires.pop(eio_sid, None)
+        if wire is not None:
+            wire.abort()
         self.metrics.dropped.labels(reason).inc()
         log.info("disconnecting %s: %s", eio_sid, reason)
         await socket.close(wait=False, abort=True, reason=self.sio.eio.reason.SERVER_DISCONNECT)
@@ -429,8 +500,10 @@ class Hub:
                 continue
             if fresh is not None:
                 encoded = self._encoded_full(fresh)
-                for sid, _ in self._members(event_id):
-                    await self._send(sid, encoded, "full")
+                sent = 0
+                for sid, eio_sid in self._members(event_id):
+                    sent += await self._send(sid, encoded, eio_sid)
+                self.metrics.messages.labels("full").inc(sent)
 
     async def start(self) -> None:
         self._tasks = [asyncio.ensure_future(self._tick_forever()), asyncio.ensure_future(self._listen_changes())]

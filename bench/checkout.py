@@ -1,7 +1,7 @@
 """Checkout end to end (202 -> confirmed) next to the hold path, at 8 and 32 concurrent buyers.
 
 Usage:
-  .venv/bin/python bench/checkout.py [--seconds 10] [--levels 8,32] [--workers 2]
+  .venv/bin/python bench/checkout.py [--seconds 10] [--levels 8,32] [--workers 2] [--volume]
 
 Starts a complete throwaway stack the way the Procfile runs it: its own database, Redis prefix, Tansu
 broker, SMTP sink, gunicorn, the dispatcher (with the outbox relay), RQ workers and the scheduler. Then,
@@ -200,6 +200,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--levels", default="8,32")
     parser.add_argument("--workers", type=int, default=2, help="RQ worker processes")
+    parser.add_argument("--volume", action="store_true", help="start from a copy of atomicseats_volume (history)")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     log_dir = Path(tempfile.mkdtemp(prefix="atomicseats-bench-checkout-"))
@@ -222,7 +223,7 @@ def main() -> None:
             "MAIL_PORT": str(smtp_port),
             "RATELIMIT_ENABLED": "false",
         }
-        with bench_stack(log_dir, extra_env=extra) as stack:
+        with bench_stack(log_dir, extra_env=extra, volume=args.volume) as stack:
             env = stack.env
             prefix = env["REDIS_PREFIX"]
             flask = [str(VENV_BIN / "flask"), "--app", "wsgi", "pipeline"]
@@ -267,7 +268,8 @@ def main() -> None:
             conn.close()
         print(
             f"\nmachine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
-            f"{args.workers} RQ workers, {args.seconds:.0f} s per phase"
+            f"{args.workers} RQ workers, {args.seconds:.0f} s per phase, "
+            f"{'volume database (history)' if args.volume else 'empty database'}"
         )
         print(
             f"{'buyers':>6} | {'202->confirmed p50/p99 ms':>25} | {'server p50/p99 ms':>17} | {'bookings/s':>10} | "

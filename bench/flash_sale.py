@@ -58,7 +58,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from atomicseats.smtp_sink import read_messages  # noqa: E402
-from bench.stack import PG_ADMIN_DSN, PG_BASE_URL, REDIS_URL, make_users, percentile  # noqa: E402
+from bench.stack import (  # noqa: E402
+    PG_ADMIN_DSN,
+    PG_BASE_URL,
+    REDIS_URL,
+    VOLUME_TEMPLATE,
+    create_database,
+    make_users,
+    percentile,
+)
 from tests.services import VENV_BIN, KafkaBroker, Process, free_port, port_open, start_web, wait_for  # noqa: E402
 
 SECTIONS = [("Front stalls", 12000), ("Stalls", 9000), ("Circle", 6000), ("Balcony", 4000)]
@@ -71,7 +79,6 @@ EMPTY_MAP_CHECKS = 3
 POLL_SECONDS = 0.5
 GA_POLL_SECONDS = 0.1
 GA_CAPACITY = 2000
-VOLUME_TEMPLATE = "atomicseats_volume"
 CPU_SAMPLER = ROOT.parent / "shared" / "tools" / "cpu_sampler.py"
 REQUEST_TIMEOUT = 30.0
 CLIENT_PROCESSES = 4
@@ -158,13 +165,7 @@ class SaleStack:
         admin = psycopg2.connect(self.pg_admin_dsn)
         admin.autocommit = True
         with admin.cursor() as cur:
-            template = ""
-            if self.volume:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (VOLUME_TEMPLATE,))
-                if cur.fetchone() is None:
-                    self._seed_volume_template(cur, flask)
-                template = f' TEMPLATE "{VOLUME_TEMPLATE}"'
-            cur.execute(f'CREATE DATABASE "{self.db_name}"{template}')
+            create_database(cur, self.db_name, self.env, self.volume)
         admin.close()
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
         self.kafka.start()
@@ -189,13 +190,6 @@ class SaleStack:
         wait_for(
             lambda: "none" not in self.partitions_per_dispatcher().values(), 60, "every dispatcher to get partitions"
         )
-
-    def _seed_volume_template(self, cur: Any, flask: list[str]) -> None:
-        print(f"creating {VOLUME_TEMPLATE} with flask seed-volume (once; about 12 minutes on 2 cores)", flush=True)
-        cur.execute(f'CREATE DATABASE "{VOLUME_TEMPLATE}"')
-        env = {**self.env, "DATABASE_URL": self.database_url.rsplit("/", 1)[0] + "/" + VOLUME_TEMPLATE}
-        subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-        subprocess.run([*flask, "seed-volume"], cwd=ROOT, env=env, check=True)
 
     def start_worker(self, queue: str = "bookings") -> Process:
         """An RQ worker as the Procfile's ``worker:`` (bookings) or ``mailer:`` (notifications) line runs it."""

@@ -1,6 +1,6 @@
 """Hold throughput and latency against the real web server, next to a trivial JSON endpoint as baseline.
 
-Usage: ``.venv/bin/python bench/holds.py [--seconds 5] [--warmup 1] [--levels 1,8,32] [--rounds 3]``
+Usage: ``.venv/bin/python bench/holds.py [--seconds 5] [--warmup 1] [--levels 1,8,32] [--rounds 3] [--volume]``
 
 Starts its own database and gunicorn (the Procfile's configuration), seeds reserved events of 20,000 seats and
 a user with a token per seat, then, for each concurrency level, drives ``GET /health`` (baseline) and
@@ -119,6 +119,7 @@ def main() -> None:
         default="threading",
         help="gevent needs `python3 -m pip install --target .state/gevent-lib gevent psycogreen` first",
     )
+    parser.add_argument("--volume", action="store_true", help="start from a copy of atomicseats_volume (history)")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     extra_env, extra_args = {}, None
@@ -136,7 +137,7 @@ def main() -> None:
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        bench_stack(Path(tmp), extra_env=extra_env, extra_args=extra_args) as stack,
+        bench_stack(Path(tmp), extra_env=extra_env, extra_args=extra_args, volume=args.volume) as stack,
     ):
         port = int(stack.url.rsplit(":", 1)[1])
         conn = stack.connect()
@@ -159,7 +160,8 @@ def main() -> None:
 
     print(f"\nAtomicSeats hold benchmark — {platform.node()}, {mp.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     server = "gthread -w 1 --threads 100 (as in the Procfile)" if args.server == "threading" else "gevent -w 1"
-    print(f"gunicorn -k {server}; clients: keep-alive, separate processes")
+    database = "volume database (history)" if args.volume else "empty database"
+    print(f"gunicorn -k {server}; clients: keep-alive, separate processes; {database}")
     print(f"medians over {args.rounds} rounds of {args.seconds:g} s per phase; hold/baseline: median (min-max)\n")
     print(
         f"{'clients':>7} | {'/health req/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'hold req/s':>10} "

@@ -9,6 +9,7 @@ import hashlib
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import psycopg2.extras
@@ -28,6 +30,25 @@ from tests.services import Process, start_web  # noqa: E402
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 PG_BASE_URL = os.environ.get("BENCH_PG_BASE_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+VOLUME_TEMPLATE = "atomicseats_volume"
+FLASK = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi"]
+
+
+def create_database(cur: Any, name: str, env: dict[str, str], volume: bool) -> None:
+    """``CREATE DATABASE name``: empty, or (``volume``) a copy of ``atomicseats_volume``, years of history made
+    once with ``flask seed-volume`` (about 12 minutes on 2 cores) when it does not exist yet. The caller runs
+    ``flask db upgrade`` on it either way."""
+    template = ""
+    if volume:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (VOLUME_TEMPLATE,))
+        if cur.fetchone() is None:
+            print(f"creating {VOLUME_TEMPLATE} with flask seed-volume (once; about 12 minutes on 2 cores)", flush=True)
+            cur.execute(f'CREATE DATABASE "{VOLUME_TEMPLATE}"')
+            seed_env = {**env, "DATABASE_URL": f"{PG_BASE_URL}/{VOLUME_TEMPLATE}"}
+            subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=seed_env, check=True, capture_output=True)
+            subprocess.run([*FLASK, "seed-volume"], cwd=ROOT, env=seed_env, check=True)
+        template = f' TEMPLATE "{VOLUME_TEMPLATE}"'
+    cur.execute(f'CREATE DATABASE "{name}"{template}')
 
 
 @dataclass
@@ -43,16 +64,17 @@ class Stack:
 
 @contextmanager
 def bench_stack(
-    log_dir: Path, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+    volume: bool = False,
 ) -> Iterator[Stack]:
-    """Create and migrate a database, start gunicorn as the Procfile does (``extra_args`` only for an A/B of
-    another server), tear everything down after."""
+    """Create and migrate a database (empty, or with history: ``volume``), start gunicorn as the Procfile does
+    (``extra_args`` only for an A/B of another server), tear everything down after."""
     run = uuid.uuid4().hex[:8]
     name = f"atomicseats_bench_{run}"
     admin = psycopg2.connect(PG_ADMIN_DSN)
     admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
     database_url = f"{PG_BASE_URL}/{name}"
     env = dict(os.environ)
     env.update(
@@ -70,17 +92,11 @@ def bench_stack(
             **(extra_env or {}),
         }
     )
+    with admin.cursor() as cur:
+        create_database(cur, name, env, volume)
     web = None
     try:
-        import subprocess
-
-        subprocess.run(
-            [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
         web, url = start_web(env, log_dir, extra_args)
         yield Stack(url, database_url, env, web)
     finally:

@@ -18,7 +18,7 @@ import websocket
 from atomicseats import realtime
 from tests.factories import LiveApi, reserved_sections
 from tests.seatmaps import Crowd, drain, joined_seat_map
-from tests.services import start_realtime, wait_for
+from tests.services import Process, free_port, procfile_command, start_realtime, wait_for, wait_healthy
 
 
 def metric(realtime_server: str, name: str) -> float:
@@ -266,4 +266,31 @@ def test_a_process_at_realtime_max_connections_refuses_the_next_client(
     finally:
         for client in clients:
             client.disconnect()
+        proc.stop()
+
+
+def test_under_another_websocket_implementation_engineio_sends_the_seat_changes(
+    server_env: dict[str, str], run_dir: Path, app, factory, settings
+) -> None:
+    """Seat changes are written as frames to uvicorn's websockets-sansio connections (the Procfile's ``--ws``);
+    where the connection is something else, Engine.IO sends them, and the maps still get them."""
+    log_dir = run_dir / "realtime-wsproto"
+    log_dir.mkdir(exist_ok=True)
+    port = free_port()
+    command = procfile_command("realtime").replace("--ws websockets-sansio", "--ws wsproto")
+    assert "--ws wsproto" in command
+    run_env = {**server_env, "REALTIME_HOST": "127.0.0.1", "REALTIME_PORT": str(port)}
+    proc = Process("realtime", ["bash", "-c", "exec " + command], run_env, log_dir).start()
+    event = factory.event()
+    seat = factory.seat_ids(event.id)[0]
+    publisher = redis.Redis.from_url(settings["REDIS_URL"])
+    try:
+        url = wait_healthy(proc, port, "realtime server on wsproto")
+        with joined_seat_map(url, event.id) as (_, full, updates):
+            assert {s["id"] for s in full["seats"]} == set(factory.seat_ids(event.id))
+            change = {"event_id": event.id, "seats": [{"id": seat, "status": "held"}], "availability": None}
+            publisher.publish(realtime.seats_channel(settings["REDIS_PREFIX"]), json.dumps(change))
+            assert {"id": seat, "status": "held"} in updates.get(timeout=10)["seats"]
+    finally:
+        publisher.close()
         proc.stop()

@@ -35,7 +35,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from socketio import packet
 from sqlalchemy import Engine, create_engine, text
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 
 from atomicseats import logs, realtime
 from atomicseats.booking import availability
@@ -198,7 +198,9 @@ class Wire:
     @classmethod
     def of(cls, asgi_send: Any) -> Wire | None:
         protocol = getattr(asgi_send, "__self__", None)
-        if all(hasattr(protocol, name) for name in ("transport", "conn", "close_sent")):
+        if isinstance(getattr(protocol, "conn", None), Protocol) and all(
+            hasattr(protocol, name) for name in ("transport", "close_sent")
+        ):
             return cls(protocol)
         return None
 

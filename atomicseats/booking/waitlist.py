@@ -329,11 +329,20 @@ def allocate(event_id: int, now: datetime | None = None) -> list[Offer]:
             seconds = booking_ext.settings.waitlist_offer_seconds or event.hold_seconds
             expires_at = now + timedelta(seconds=seconds)
             taken: set[int] = set()
+            misses: set[Wish] = set()  # what is free only shrinks in a run: a wish that missed misses again
             for entry in entries:
                 if free <= 0:
                     break
-                spec = _request_for(event, entry, free, seat_map, taken)
+                wish = Wish(
+                    entry.quantity,
+                    entry.accept_partial,
+                    frozenset(entry.section_ids) if entry.section_ids is not None else None,
+                    entry.together,
+                    entry.max_price_cents,
+                )
+                spec = None if wish in misses else _request_for(event, wish, free, seat_map, taken)
                 if spec is None:
+                    misses.add(wish)
                     continue  # it does not fit what is free; one further back may (decision 0017)
                 made = _offer(session, event, entry, spec, now, expires_at)
                 if made is not None:
@@ -363,13 +372,12 @@ def allocate(event_id: int, now: datetime | None = None) -> list[Offer]:
 
 
 def _request_for(
-    event: Any, entry: Any, free: int, seat_map: list[MapSeat], taken: set[int]
+    event: Any, wish: Wish, free: int, seat_map: list[MapSeat], taken: set[int]
 ) -> claims.HoldRequest | None:
-    """The hold to offer ``entry`` out of what is free and not offered yet in this run, or None if it does not fit."""
-    wish = Wish(entry.quantity, entry.accept_partial, entry.section_ids, entry.together, entry.max_price_cents)
+    """The hold to offer ``wish`` out of what is free and not offered yet in this run, or None if it does not fit."""
     if event.seating == "general":
         quantity = offered_quantity(wish, free, event.price_cents)
-        return claims.HoldRequest(quantity=quantity, allow_partial=entry.accept_partial) if quantity else None
+        return claims.HoldRequest(quantity=quantity, allow_partial=wish.accept_partial) if quantity else None
     seat_ids = choose_seats(seat_map, wish, taken)
     return claims.HoldRequest(seat_ids=seat_ids) if seat_ids else None
 

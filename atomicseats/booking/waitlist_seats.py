@@ -15,11 +15,11 @@ from atomicseats.booking.seat_selection import ACCESSIBLE_KINDS, SeatState, choo
 
 @dataclass(frozen=True)
 class Wish:
-    """What a waitlist entry asked for."""
+    """What a waitlist entry asked for; equal wishes fit or miss alike, so a run looks at each miss once."""
 
     quantity: int
     accept_partial: bool = False
-    section_ids: Collection[int] | None = None
+    section_ids: frozenset[int] | None = None
     together: bool = False
     max_price_cents: int | None = None
 
@@ -59,15 +59,26 @@ def choose_seats(seats: Sequence[MapSeat], wish: Wish, taken: Collection[int] = 
     (front first); with it, a smaller block only if it accepts part. Wheelchair and companion places are
     never offered by best available, and not to loose seats either: the waitlist cannot ask for them.
     """
-    eligible = [replace(s.state, free=s.state.free and s.state.id not in taken and _wanted(s, wish)) for s in seats]
+    usable = {
+        s.state.id
+        for s in seats
+        if s.state.free and s.state.kind not in ACCESSIBLE_KINDS and s.state.id not in taken and _wanted(s, wish)
+    }
+    if not usable or (len(usable) < wish.quantity and not wish.accept_partial):
+        return None
+    # best available ranks whole rows (their centre, their gaps), but only rows where a usable seat is
+    rows = {(s.state.section_position, s.state.row_y) for s in seats if s.state.id in usable}
+    eligible = [
+        replace(s.state, free=s.state.id in usable) for s in seats if (s.state.section_position, s.state.row_y) in rows
+    ]
     block = choose_block(eligible, wish.quantity)
     if block is not None:
         return block
     if not wish.together:
         loose = _loose(eligible)[: wish.quantity]
-        return loose if len(loose) == wish.quantity or (wish.accept_partial and loose) else None
+        return loose if len(loose) == wish.quantity or wish.accept_partial else None
     if wish.accept_partial:
-        for size in range(wish.quantity - 1, 0, -1):
+        for size in range(min(wish.quantity - 1, len(usable)), 0, -1):
             block = choose_block(eligible, size)
             if block is not None:
                 return block
@@ -81,6 +92,5 @@ def _wanted(seat: MapSeat, wish: Wish) -> bool:
 
 
 def _loose(seats: Iterable[SeatState]) -> list[int]:
-    """Free seats that are not wheelchair or companion places, in the host's section order, front row first."""
-    usable = [s for s in seats if s.free and s.kind not in ACCESSIBLE_KINDS]
-    return [s.id for s in sorted(usable, key=lambda s: (s.section_position, s.row_y, s.number))]
+    """Free seats in the host's section order, front row first."""
+    return [s.id for s in sorted((s for s in seats if s.free), key=lambda s: (s.section_position, s.row_y, s.number))]

@@ -125,11 +125,11 @@ def test_a_block_together_comes_first_and_loose_seats_only_without_together():
 
 def test_sections_price_and_accessible_places_limit_what_is_offered():
     seats = seat_map({(1, 1, 1): True, (1, 1, 2): True, (2, 1, 1): True, (2, 1, 2): True, (2, 1, 3): True})
-    back_pair = choose_seats(seats, Wish(2, section_ids=[2]))
+    back_pair = choose_seats(seats, Wish(2, section_ids=frozenset({2})))
     assert back_pair is not None and set(back_pair) <= {3, 4, 5}
     assert set(choose_seats(seats, Wish(2, max_price_cents=3500))) <= {3, 4, 5}
     assert choose_seats(seats, Wish(1, max_price_cents=3499)) is None
-    assert choose_seats(seats, Wish(4, section_ids=[2])) is None
+    assert choose_seats(seats, Wish(4, section_ids=frozenset({2}))) is None
     wheelchair = seat_map({(1, 1, 1): True, (1, 1, 2): True}, kinds={1: "accessible", 2: "companion"})
     assert choose_seats(wheelchair, Wish(1)) is None
 

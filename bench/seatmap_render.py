@@ -1,6 +1,6 @@
 """Seat map rendering: how fast a 20,000-seat map first appears, and how smooth zooming and panning are.
 
-Usage: ``.venv/bin/python bench/seatmap_render.py [--runs 5]``
+Usage: ``.venv/bin/python bench/seatmap_render.py [--runs 5] [--baseline REV ...]``
 
 Starts its own database and gunicorn, creates a published event of 10 sections x 20 rows x 100 seats, and opens
 its page in headless Chromium (Playwright, the same browser and flags as tests/browser) at 1280 x 900.
@@ -9,6 +9,10 @@ its page in headless Chromium (Playwright, the same browser and flags as tests/b
   seat element made and painted), read from the page's own clock. Median and max over ``--runs`` page loads.
 - Frames while the view moves: the page zooms in step by step (wheel events), pans (Shift+arrow keys) and zooms
   out, one input per animation frame, and records the time between frames. p50/p95/max over all those frames.
+
+``--baseline REV`` (repeatable) measures the seat map's scripts (static/js/seatmap_view.js and seatmap.js) as they
+were at the git revision REV as well, in the same run and against the same server, all taking turns, so that
+changes are compared on equal load.
 
 Targets (issue 21): first render < 1 s, pan/zoom frames < 50 ms at p95. Prints figures; asserts nothing.
 """
@@ -19,13 +23,15 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, Route, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -101,10 +107,68 @@ def make_event(url: str, token: str) -> int:
     return event_id
 
 
+MAP_SCRIPTS = ("static/js/seatmap_view.js", "static/js/seatmap.js")
+
+
+def serve(source: str) -> Callable[[Route], None]:
+    """A route handler answering with ``source`` as a script."""
+    return lambda route: route.fulfill(body=source, content_type="text/javascript")
+
+
+def measure(browser: Browser, url: str, event_id: int, scripts: dict[str, str]) -> tuple[float, int, list[float], str]:
+    """One page load's first render (after a warm-up load), the seat elements then, and the frame gaps of one
+    zoom-and-pan run; ``scripts`` (path -> source) replace the map's scripts as served."""
+    context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})
+    context.add_init_script(FIRST_RENDER_PROBE)
+    for path, source in scripts.items():
+        context.route(f"**/{path}", serve(source))
+    page = context.new_page()
+    page.goto(f"/events/{event_id}")  # a warm-up load: server caches, compiled scripts
+    page.wait_for_function("() => window.__firstRender", timeout=60_000)
+    page.goto(f"/events/{event_id}")
+    first = page.wait_for_function("() => window.__firstRender", timeout=60_000).json_value()
+    seats = page.locator("#seatmap [data-seat-id]").count()
+    moves = page.evaluate(MOVE_SCRIPT)
+    context.close()
+    return first, seats, moves["gaps"], moves["scale"]
+
+
+def summary(first: list[float], seats: int, gaps: list[float], scale: str) -> dict:
+    return {
+        "seat_elements_at_first_render": seats,
+        "first_render_ms": {"median": round(statistics.median(first)), "max": round(max(first))},
+        "frames": len(gaps),
+        "frame_ms": {
+            "p50": round(percentile(gaps, 50), 1),
+            "p95": round(percentile(gaps, 95), 1),
+            "max": round(max(gaps), 1),
+        },
+        "deepest_zoom": scale,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--baseline", action="append", default=[], help="a git revision whose map scripts are measured too"
+    )
     args = parser.parse_args()
+    root = Path(__file__).resolve().parent.parent
+
+    def scripts_at(rev: str) -> dict[str, str]:
+        return {
+            path: subprocess.run(
+                ["git", "show", f"{rev}:{path}"], cwd=root, check=True, capture_output=True, text=True
+            ).stdout
+            for path in MAP_SCRIPTS
+        }
+
+    variants: dict[str, dict[str, str]] = {rev: scripts_at(rev) for rev in args.baseline}
+    variants["current"] = {}
+    results: dict[str, dict[str, list]] = {
+        name: {"first": [], "gaps": [], "seats": [], "scale": []} for name in variants
+    }
     with tempfile.TemporaryDirectory(prefix="bench-seatmap-") as logs, bench_stack(Path(logs)) as stack:
         conn = stack.connect()
         [(_, token)] = make_users(conn, 1, role="host")
@@ -112,37 +176,25 @@ def main() -> None:
         event_id = make_event(stack.url, token)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 900})
-            context.add_init_script(FIRST_RENDER_PROBE)
-            page = context.new_page()
-            page.goto(f"/events/{event_id}")  # a warm-up load: server caches, compiled scripts
-            page.wait_for_function("() => window.__firstRender", timeout=60_000)
-            first: list[float] = []
             for _ in range(args.runs):
-                page.goto(f"/events/{event_id}")
-                first.append(page.wait_for_function("() => window.__firstRender", timeout=60_000).json_value())
-            seats = page.locator("#seatmap [data-seat-id]").count()
-            moves = page.evaluate(MOVE_SCRIPT)
+                for name, scripts in variants.items():
+                    first, seats, gaps, scale = measure(browser, stack.url, event_id, scripts)
+                    results[name]["first"].append(first)
+                    results[name]["gaps"].extend(gaps)
+                    results[name]["seats"].append(seats)
+                    results[name]["scale"].append(scale)
             browser.close()
-    gaps = moves["gaps"]
-    print(
-        json.dumps(
-            {
-                "machine": f"{platform.processor() or platform.machine()}, Chromium headless, --disable-gpu",
-                "seat_elements_at_first_render": seats,
-                "first_render_ms": {"median": round(statistics.median(first)), "max": round(max(first))},
-                "frames": len(gaps),
-                "frame_ms": {
-                    "p50": round(percentile(gaps, 50), 1),
-                    "p95": round(percentile(gaps, 95), 1),
-                    "max": round(max(gaps), 1),
-                },
-                "deepest_zoom": moves["scale"],
-                "targets": {"first_render_ms": 1000, "frame_ms_p95": 50},
-            },
-            indent=2,
-        )
-    )
+    out = {name: summary(r["first"], r["seats"][-1], r["gaps"], r["scale"][-1]) for name, r in results.items()}
+    for rev in args.baseline:
+        base, now = out[rev], out["current"]
+        out[f"ratios_current_to_{rev}"] = {
+            "first_render_median": round(now["first_render_ms"]["median"] / base["first_render_ms"]["median"], 2),
+            "frame_p95": round(now["frame_ms"]["p95"] / base["frame_ms"]["p95"], 2),
+        }
+    out["machine"] = f"{platform.processor() or platform.machine()}, Chromium headless, --disable-gpu"
+    out["runs"] = args.runs
+    out["targets"] = {"first_render_ms": 1000, "frame_ms_p95": 50}
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 /* The seat map's picture: seats shaped by kind and coloured by price tier, row and section labels, a tooltip,
-   and zoom and pan (wheel, pinch, drag, buttons, keys) through the SVG's viewBox. Booking logic, statuses and
-   the live updates stay in seatmap.js; this module only draws and moves the view.
+   and zoom and pan (wheel, pinch, drag, buttons, keys). Booking logic, statuses and the live updates stay in
+   seatmap.js; this module only draws and moves the view.
 
-   The viewBox is the one thing a zoom or pan changes: the browser redraws the seats it already has, so no
-   element is created or removed while the view moves (measured in bench/seatmap_render.py). */
+   A zoom or pan changes one transform, on the group that holds the whole drawing; the SVG's viewBox stays the
+   whole map. Changing the viewBox made the browser lay out every drawn seat and label again on every frame,
+   even for a pan; a group's translation does not (measured in bench/seatmap_render.py; decision 0020). Only
+   the tiles of seats in view are drawn at all. The view shown, in map units, is in the SVG's data-view. */
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -237,14 +239,15 @@
       var layer = { seats: make("g", { class: "seats-layer" }), overview: make("g", { class: "overview-layer" }),
                     labels: make("g", { class: "map-labels", "aria-hidden": "true" }) };
       bySection.forEach(function (seatsOf, name) { addSection(name, seatsOf, layer); });
-      var fragment = document.createDocumentFragment();
-      fragment.appendChild(layer.overview);
-      fragment.appendChild(layer.seats);
-      fragment.appendChild(layer.labels);
-      svg.appendChild(fragment);
+      viewport = make("g", { class: "map-viewport" });
+      viewport.appendChild(layer.overview);
+      viewport.appendChild(layer.seats);
+      viewport.appendChild(layer.labels);
+      svg.appendChild(viewport);
       // A cell and a half each side for the row letters, one cell on top for the first section's name.
       full = { x: (minX - 1.5) * CELL, y: (minY - 1) * CELL, w: (maxX - minX + 4) * CELL, h: (maxY - minY + 2) * CELL };
       view = { cx: full.x + full.w / 2, cy: full.y + full.h / 2, scale: 1 };
+      svg.setAttribute("viewBox", [full.x, full.y, full.w, full.h].join(" "));
       svg.style.maxWidth = full.w * 1.4 + "px";
       svg.style.aspectRatio = full.w + " / " + full.h;
       fit = 0;
@@ -254,10 +257,11 @@
       pump(Infinity);  // the first view is complete when draw() returns
     }
 
+    var viewport = null;      // the group of the whole drawing, which zoom and pan transform
     var fit = 0;              // screen pixels per map unit at scale 1, read from layout once (and on resize)
     var screenBox = null;     // the map's client rectangle, read once per scroll or resize
 
-    /* A zoom or pan changes the viewBox only, never the map's box on the page: reading the box again in every
+    /* A zoom or pan changes the drawing's transform only, never the map's box on the page: reading the box again in every
        wheel or pointer event would force a layout of every seat drawn after the previous frame's change. */
     function svgBox() {
       if (!screenBox) screenBox = svg.getBoundingClientRect();
@@ -285,7 +289,10 @@
       frame = 0;
       clamp();
       var w = full.w / view.scale, h = full.h / view.scale;
-      svg.setAttribute("viewBox", [view.cx - w / 2, view.cy - h / 2, w, h].join(" "));
+      // The view's centre goes to the whole map's centre, scaled about it: what a viewBox of the view would show.
+      var dx = full.x + full.w / 2 - view.cx * view.scale, dy = full.y + full.h / 2 - view.cy * view.scale;
+      viewport.setAttribute("transform", "translate(" + dx + " " + dy + ") scale(" + view.scale + ")");
+      svg.dataset.view = [view.cx - w / 2, view.cy - h / 2, w, h].join(" ");
       svg.dataset.scale = view.scale.toFixed(3);
       svg.classList.toggle("zoomed", view.scale > 1.001);
       svg.classList.toggle("pickable", seatPixels() >= TARGET_PX);

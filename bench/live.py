@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import http.client
 import json
 import multiprocessing as mp
+import os
 import platform
 import sys
 import tempfile
@@ -36,8 +38,7 @@ import threading
 import time
 from pathlib import Path
 
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Frame, Opcode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -60,65 +61,113 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-class SeatMap:
-    """One seat map as a raw Engine.IO v4 / Socket.IO v5 WebSocket client: stamps when each seat turns held."""
+class SeatMap(asyncio.Protocol):
+    """One seat map as a raw client: WebSocket framing, Engine.IO v4 and Socket.IO v5 by hand on an asyncio
+    protocol, so that thousands of maps cost their client processes little. It stamps when each seat turns held.
+
+    Server frames are unmasked and whole (uvicorn sends a message as one frame); pings are answered (Engine.IO's
+    ``2`` with ``3``, WebSocket pings with a pong).
+    """
 
     def __init__(self, url: str, event_id: int):
-        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.host, port = url.removeprefix("http://").split(":")
+        self.port = int(port)
         self.event_id = event_id
         self.seen: dict[int, float] = {}
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+        self.connected: asyncio.Future | None = None
         self.joined = asyncio.Event()
-        self.ws: ClientConnection | None = None
-        self.reader: asyncio.Task | None = None
         self.closed_early = False
 
     async def connect(self) -> float:
         """Open the connection and the Socket.IO namespace; returns the seconds that took."""
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            self.connected = loop.create_future()
             try:
-                self.ws = await connect(
-                    self.url, compression=None, max_size=None, ping_interval=None, open_timeout=60, close_timeout=1
-                )
+                await loop.create_connection(lambda: self, self.host, self.port)
                 break
-            except (OSError, websockets.InvalidHandshake, TimeoutError):
+            except OSError:
                 if attempt == CONNECT_ATTEMPTS:
                     raise
                 await asyncio.sleep(0.2 * attempt)  # a burst of handshakes can overflow the listen backlog
-        assert (await self.ws.recv()).startswith("0")  # Engine.IO open
-        await self.ws.send("40")
-        assert (await self.ws.recv()).startswith("40")  # Socket.IO connected
-        self.reader = asyncio.ensure_future(self._read())
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.transport.write(
+            (
+                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        await asyncio.wait_for(self.connected, 60)
         return time.perf_counter() - started
 
     async def join(self) -> float:
         """Join the event's room; returns the seconds until its full map arrived."""
         started = time.perf_counter()
-        await self.ws.send("42" + json.dumps(["join_event", {"event_id": self.event_id}], separators=(",", ":")))
+        self._send("42" + json.dumps(["join_event", {"event_id": self.event_id}], separators=(",", ":")))
         await asyncio.wait_for(self.joined.wait(), 120)
         return time.perf_counter() - started
 
-    async def _read(self) -> None:
-        try:
-            while True:
-                message = await self.ws.recv(decode=False)
-                if message == b"2":  # Engine.IO ping
-                    await self.ws.send("3")
-                elif message.endswith(FULL_TAIL):
-                    self.joined.set()
-                elif message.startswith(b'42["seat_status"'):
-                    now = time.time()
-                    for seat in json.loads(message[2:])[1]["seats"]:
-                        if seat["status"] == "held":
-                            self.seen.setdefault(seat["id"], now)
-        except websockets.ConnectionClosed:
-            self.closed_early = True
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed_early = True
+        if self.connected is not None and not self.connected.done():
+            self.connected.set_exception(ConnectionError("closed during the handshake"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.buffer.startswith(b"HTTP/1.1 101"):
+                self.connected.set_exception(ConnectionError(bytes(self.buffer[:80]).decode(errors="replace")))
+                self.transport.close()
+                return
+            self.upgraded = True
+            del self.buffer[: end + 4]
+        while len(self.buffer) >= 2:
+            opcode, length = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
+            header = 2
+            if length == 126:
+                header, length = 4, int.from_bytes(self.buffer[2:4], "big")
+            elif length == 127:
+                header, length = 10, int.from_bytes(self.buffer[2:10], "big")
+            if len(self.buffer) < header + length:
+                return
+            payload = bytes(self.buffer[header : header + length])
+            del self.buffer[: header + length]
+            if opcode == Opcode.PING.value:
+                self.transport.write(Frame(Opcode.PONG, payload).serialize(mask=True, extensions=[]))
+            elif opcode == Opcode.TEXT.value:
+                self._message(payload)
+
+    def _message(self, message: bytes) -> None:
+        if message == b"2":  # Engine.IO ping
+            self._send("3")
+        elif message.endswith(FULL_TAIL):
+            self.joined.set()
+        elif message.startswith(b'42["seat_status"'):
+            now = time.time()
+            for seat in json.loads(message[2:])[1]["seats"]:
+                if seat["status"] == "held":
+                    self.seen.setdefault(seat["id"], now)
+        elif message.startswith(b"0{"):  # Engine.IO open
+            self._send("40")
+        elif message.startswith(b"40"):  # Socket.IO connected
+            self.connected.set_result(None)
+
+    def _send(self, text: str) -> None:
+        self.transport.write(Frame(Opcode.TEXT, text.encode()).serialize(mask=True, extensions=[]))
 
     async def close(self) -> None:
-        if self.reader is not None:
-            self.reader.cancel()
-        if self.ws is not None:
-            await self.ws.close()
+        self.transport.close()
 
 
 def _listen(url: str, event_id: int, count: int, ready, go, stop, out) -> None:

@@ -91,8 +91,8 @@ class Config:
 
     API_TOKEN_TTL_SECONDS = _int("API_TOKEN_TTL_SECONDS", 24 * 3600)
     # A web process keeps a token it resolved this long, while no account's access changed (0: always ask
-    # PostgreSQL). See accounts/tokens.py.
-    API_TOKEN_CACHE_SECONDS = _int("API_TOKEN_CACHE_SECONDS", 5)
+    # PostgreSQL). See accounts/tokens.py: longer than a buyer's pause between requests during a sale.
+    API_TOKEN_CACHE_SECONDS = _int("API_TOKEN_CACHE_SECONDS", 60)
     # Expired tokens are deleted this long after they expired.
     API_TOKEN_RETENTION_SECONDS = _int("API_TOKEN_RETENTION_SECONDS", 7 * 24 * 3600)
     # A hold submitted for checkout in time stays valid this long while its booking is pending.

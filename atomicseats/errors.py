@@ -131,6 +131,14 @@ def register_errorhandlers(app: Flask) -> None:
             app.logger.warning("dropped a session whose database connection died: %s", exc)
             db.session.registry.clear()
 
+    @app.after_request
+    def release_session_once_answered(response: Response) -> Response:
+        """The answer is made: give the connection back before the other after-request hooks (the access log,
+        security headers, metrics; registered earlier, so run later). During a sale every pooled connection was
+        taken, and the requests waiting for one also waited for these hooks of the requests holding one."""
+        release_session(None)
+        return response
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)

@@ -8,9 +8,14 @@ so the engine, the dispatcher and RQ jobs read and set it the same way.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
+import logging.handlers
+import os
+import queue
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -67,14 +72,48 @@ class JsonFormatter(jsonlogger.JsonFormatter):
 QUIET_LOGGERS = ("kafka",)
 
 
+class _Writer:
+    """The one thread of a process that writes its log lines to stderr, fed through a queue.
+
+    A web worker's hundred request threads each log an access line. With a plain stream handler, each held the
+    handler's lock across its write to stderr, and a thread that released the GIL for the write waited behind
+    the others to take it back, lock still held: under a sale's load most request threads stood in that line
+    (py-spy). Now a line is formatted in the thread that logs it (its request id is in that thread's context)
+    and put on a queue; this thread writes. Lines still queued when a process is killed with SIGKILL are lost.
+    """
+
+    def __init__(self) -> None:
+        self.handler = logging.handlers.QueueHandler(queue.SimpleQueue())
+        self.handler.setFormatter(JsonFormatter())
+        self._start()
+        os.register_at_fork(after_in_child=self._start)  # a forked child has the queue but not the thread
+        atexit.register(self._stop)
+
+    def _start(self) -> None:
+        self.handler.queue = queue.SimpleQueue()
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(message)s"))  # the line was formatted when it was logged
+        self.listener = logging.handlers.QueueListener(self.handler.queue, stream)
+        self.listener.start()
+
+    def _stop(self) -> None:
+        self.listener.stop()  # writes what is queued, then ends the thread
+
+
+_writer: _Writer | None = None
+_writer_lock = threading.Lock()
+
+
 def configure(level: int = logging.INFO) -> None:
     """JSON lines on stderr from the root logger, once per process (the app factory may run more than once)."""
+    global _writer
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+    with _writer_lock:
+        if _writer is None:
+            _writer = _Writer()
+    if _writer.handler in root.handlers:
         return
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
+    root.addHandler(_writer.handler)  # again, after a logging.config.fileConfig (alembic's) took it away
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))

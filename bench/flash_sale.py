@@ -490,16 +490,17 @@ class Buyer:
         if hold is None:
             return
         time.sleep(self.rng.uniform(0.1, 0.5))  # types the card number
-        self.pay(hold["id"], POLL_SECONDS, key=True)
+        self.pay(hold["id"], POLL_SECONDS)
 
-    def pay(self, hold_id: str, poll_seconds: float, key: bool = False) -> None:
+    def pay(self, hold_id: str, poll_seconds: float) -> None:
         """Check out and poll until the booking is final. One card in ten is declined, and that person tries
-        again with another card on the same hold (the hold lives on after a decline), as a person would."""
+        again with another card on the same hold (the hold lives on after a decline), as a person would. Each
+        checkout carries an Idempotency-Key, so one that timed out is asked again and answered."""
         declined = self.rng.random() < DECLINE_RATE
         while time.monotonic() < self.deadline:
             card = {"card_number": CARD_DECLINED if declined else CARD_OK}
             body = {"hold_id": hold_id, "payment": card}
-            status, booking, _ = self.request("POST", "/api/v1/bookings", body, _key() if key else None)
+            status, booking, _ = self.request("POST", "/api/v1/bookings", body, _key())
             if status != 202:
                 return
             accepted = time.perf_counter()

@@ -72,6 +72,15 @@ class JsonFormatter(jsonlogger.JsonFormatter):
 QUIET_LOGGERS = ("kafka",)
 
 
+class _QueueHandler(logging.handlers.QueueHandler):
+    """A queue handler that takes no lock: its queue is thread-safe, and each thread formats its own record."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if rv := self.filter(record):
+            self.emit(record)
+        return bool(rv)
+
+
 class _Writer:
     """The one thread of a process that writes its log lines to stderr, fed through a queue.
 
@@ -79,11 +88,12 @@ class _Writer:
     handler's lock across its write to stderr, and a thread that released the GIL for the write waited behind
     the others to take it back, lock still held: under a sale's load most request threads stood in that line
     (py-spy). Now a line is formatted in the thread that logs it (its request id is in that thread's context)
-    and put on a queue; this thread writes. Lines still queued when a process is killed with SIGKILL are lost.
+    and put on a queue, with no lock taken; this thread writes. Lines still queued when a process is killed
+    with SIGKILL are lost.
     """
 
     def __init__(self) -> None:
-        self.handler = logging.handlers.QueueHandler(queue.SimpleQueue())
+        self.handler = _QueueHandler(queue.SimpleQueue())
         self.handler.setFormatter(JsonFormatter())
         self._start()
         os.register_at_fork(after_in_child=self._start)  # a forked child has the queue but not the thread

@@ -16,8 +16,8 @@
   var MAX_PX = 64;          // the largest a seat gets when zooming in
   var DRAG_PX = 6;          // a press that moves further than this pans instead of picking
   var TIER_COUNT = 8;       // colours in pages.css (.t0 … .t7)
-  var CHUNK = 600;          // seats made per frame while sections come into view
-  var SHOW_SEATS_PX = 8;    // below this seats are specks: the map shows one block per section instead
+  var CHUNK = 300;          // seats made per frame while tiles come into view
+  var SHOW_SEATS_PX = 12;   // below this seats are specks: the map shows one block per section instead
   var TILE = 12;            // seats are grouped in tiles of TILE x TILE places, the unit left out of layout when off view
 
   var KIND_NAME = {
@@ -68,7 +68,7 @@
     var tierOf = new Map(options.tiers.map(function (price, i) { return [price, "t" + (i % TIER_COUNT)]; }));
     var sections = [];        // {name, seats, box (map units), group (built lazily), built, overview}
     var shown = [];           // the sections in view
-    var queue = [];           // sections in view whose seats are not all made yet
+    var queue = [];           // tiles in view whose seats are not made yet
     var pumping = 0;          // the animation frame that builds the next slice
 
     function seatElement(seat) {
@@ -119,40 +119,42 @@
       });
     }
 
-    /* A section's seats and row letters get elements the first time it is shown: a 20,000-seat venue opens
-       on its section overview without making 20,000 elements first. ``section.built`` counts the seats made. */
-    function buildSome(section, limit) {
-      var start = section.built, end = Math.min(section.seats.length, start + limit);
+    /* A tile's seats get elements the first time it comes into view, a section's row letters the first time
+       the section does: a 20,000-seat venue opens on its section overview without making 20,000 elements, and
+       zooming in makes only the seats around the view. */
+    function buildTile(t) {
+      if (t.built) return 0;
+      t.built = true;
       var fragment = document.createDocumentFragment();
-      for (var i = start; i < end; i++) section.seats[i].tile.group.appendChild(seatElement(section.seats[i]));
-      if (end === section.seats.length) rowLabels(section.seats, fragment);
-      section.group.appendChild(fragment);
-      section.built = end;
-      for (i = start; i < end; i++) options.paint(section.seats[i]);
-      return end - start;
+      t.seats.forEach(function (seat) { fragment.appendChild(seatElement(seat)); });
+      t.group.appendChild(fragment);
+      t.seats.forEach(function (seat) { options.paint(seat); });
+      return t.seats.length;
     }
 
-    function build(section) { buildSome(section, Infinity); }
+    function labelSection(section) {
+      if (section.labelled) return;
+      section.labelled = true;
+      rowLabels(section.seats, section.group);
+    }
 
-    /* While the view moves, sections coming into view are built a slice per frame, so that no frame waits for
+    /* While the view moves, tiles coming into view are built a few per frame, so that no frame waits for
        thousands of new elements. */
     function pump(budget) {
       pumping = 0;
-      while (budget > 0 && queue.length) {
-        budget -= buildSome(queue[0], budget);
-        if (queue[0].built === queue[0].seats.length) queue.shift();
-      }
+      while (budget > 0 && queue.length) budget -= buildTile(queue.shift());
       if (queue.length) pumping = requestAnimationFrame(function () { pump(CHUNK); });
       options.onShown(shown.map(function (sec) {
-        return sec.seats.slice(0, sec.built).filter(function (seat) { return seat.tile.visible; });
+        return sec.seats.filter(function (seat) { return seat.el && seat.tile.visible; });
       }));
     }
 
-    /* A seat about to take focus is shown at once, even off view: a browser does not focus what it does not
-       render. Taking focus then brings it into view (reveal), and the next frame culls again. */
+    /* A seat about to take focus is made and shown at once, even off view: a browser does not focus what it
+       does not render. Taking focus then brings it into view (reveal), and the next frame culls again. */
     function elementFor(seat) {
       var section = sections.find(function (sec) { return sec.seats.indexOf(seat) >= 0; });
-      if (!seat.el) build(section);
+      buildTile(seat.tile);
+      labelSection(section);
       setVisible(section, true);
       setVisible(seat.tile, true);
       return seat.el;
@@ -171,11 +173,12 @@
       section.seats.forEach(function (seat) {
         var tx = Math.floor(seat.x / TILE), ty = Math.floor(seat.y / TILE), key = tx + ":" + ty;
         if (!tiles.has(key)) {
-          tiles.set(key, { group: make("g", {}), box: { minX: tx * TILE, maxX: tx * TILE + TILE - 1,
-                                                         minY: ty * TILE, maxY: ty * TILE + TILE - 1 } });
+          tiles.set(key, { group: make("g", {}), seats: [], built: false,
+                           box: { minX: tx * TILE, maxX: tx * TILE + TILE - 1, minY: ty * TILE, maxY: ty * TILE + TILE - 1 } });
           section.group.appendChild(tiles.get(key).group);
         }
         seat.tile = tiles.get(key);
+        seat.tile.seats.push(seat);
       });
       section.tiles = Array.from(tiles.values());
     }
@@ -189,7 +192,7 @@
         box.minY = Math.min(box.minY, s.y); box.maxY = Math.max(box.maxY, s.y);
       });
       var tier = tierOf.get(items[0].price_cents) || "t0";
-      var section = { name: name, seats: items, box: box, built: 0, group: make("g", { class: "section-seats" }) };
+      var section = { name: name, seats: items, box: box, group: make("g", { class: "section-seats" }) };
       var overview = make("g", { class: "section-overview s-available " + tier, role: "button", tabindex: "0",
         "aria-label": (name || "Seats") + ", " + options.money(items[0].price_cents) + ": zoom in to choose seats" });
       var rect = make("rect", { class: "shape", x: box.minX * CELL, y: box.minY * CELL, rx: CELL / 2,
@@ -220,7 +223,6 @@
     function openSection(section) {
       var c = sectionCentre(section);
       zoomToReadable(c.x, c.y);
-      build(section);
       options.onEnterSection(section.seats);
     }
 
@@ -303,9 +305,13 @@
         shown = sections.filter(inView);
         sections.forEach(function (section) {
           var visible = shown.indexOf(section) >= 0;
-          if (visible && section.built < section.seats.length && queue.indexOf(section) < 0) queue.push(section);
           setVisible(section, visible);
-          if (visible) section.tiles.forEach(function (t) { setVisible(t, inView(t)); });
+          if (!visible) return;
+          labelSection(section);
+          section.tiles.forEach(function (t) {
+            setVisible(t, inView(t));
+            if (t.visible && !t.built && queue.indexOf(t) < 0) queue.push(t);
+          });
         });
         if (!pumping) pumping = requestAnimationFrame(function () { pump(CHUNK); });
       }

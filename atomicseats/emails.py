@@ -12,6 +12,7 @@ redelivered message send nothing (at worst one duplicate, if the process dies be
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from flask import current_app, render_template
 from flask_mail import Message
 from sqlalchemy import text
 
+from atomicseats.booking.outbox import NOTIFICATIONS
 from atomicseats.booking.tx import transaction
 from atomicseats.extensions import db, mail
 from atomicseats.logs import request_id_bound
@@ -127,6 +129,21 @@ def send(payload: dict[str, Any], message_id: str) -> bool:
         return _send(payload, message_id)
 
 
+def _delivered(session: Any, message_id: str) -> None:
+    """Stamp the notification's outbox row, in the sending transaction: the re-drive then no longer asks about it.
+
+    A message from outside the outbox (its id is Kafka's topic, partition and offset) has no row to stamp.
+    """
+    try:
+        outbox_id = uuid.UUID(message_id)
+    except ValueError:
+        return
+    session.execute(
+        text("UPDATE outbox SET delivered_at = now() WHERE message_id = :m AND topic = :t"),
+        {"m": outbox_id, "t": NOTIFICATIONS},
+    )
+
+
 def _send(payload: dict[str, Any], message_id: str) -> bool:
     with transaction() as session:
         first = session.execute(
@@ -138,6 +155,7 @@ def _send(payload: dict[str, Any], message_id: str) -> bool:
         ).first()
         if first is None:
             return False
+        _delivered(session, message_id)
         email = compose(payload)
         if email is None:
             return False

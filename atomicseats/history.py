@@ -180,12 +180,15 @@ _STEPS: tuple[tuple[str, str], ...] = (
     (
         "outbox",
         """
-        INSERT INTO outbox (topic, key, payload, created_at, sent_at, attempts)
-        SELECT CASE WHEN n % 2 = 0 THEN 'booking-requests' ELSE 'notifications' END, event_id::text,
-               jsonb_build_object('booking_id', booking_id::text, 'event_id', event_id, 'user_id', user_id,
-                                  'kind', 'booking_confirmed'),
-               now() - random() * interval '6 days', now() - random() * interval '6 days', 1
-        FROM hist_bookings ORDER BY n DESC LIMIT :outbox
+        INSERT INTO outbox (topic, key, payload, created_at, sent_at, delivered_at, attempts)
+        SELECT topic, key, payload, at, at + interval '50 milliseconds',
+               CASE WHEN topic = 'notifications' THEN at + interval '2 seconds' END, 1
+        FROM (SELECT CASE WHEN n % 2 = 0 THEN 'booking-requests' ELSE 'notifications' END AS topic,
+                     event_id::text AS key,
+                     jsonb_build_object('booking_id', booking_id::text, 'event_id', event_id, 'user_id', user_id,
+                                        'kind', 'booking_confirmed') AS payload,
+                     now() - random() * interval '6 days' AS at
+              FROM hist_bookings ORDER BY n DESC LIMIT :outbox) AS sent
         """,
     ),
     (
@@ -194,6 +197,10 @@ _STEPS: tuple[tuple[str, str], ...] = (
         INSERT INTO processed_messages (consumer, message_id, processed_at)
         SELECT 'confirm_booking', gen_random_uuid()::text, now() - random() * interval '6 days'
         FROM generate_series(1, :processed)
+        UNION ALL  -- each email sent, as the email job records it
+        SELECT 'email', CAST(message_id AS text), delivered_at FROM outbox
+        WHERE topic = 'notifications' AND delivered_at IS NOT NULL
+        ON CONFLICT DO NOTHING
         """,
     ),
     (

@@ -21,6 +21,12 @@ class OutboxMessage(db.Model):
         Index("ix_outbox_unsent", "id", postgresql_where="sent_at IS NULL"),
         Index("ix_outbox_sent_at", "sent_at", postgresql_where="sent_at IS NOT NULL"),
         Index("ix_outbox_booking_id", text("(payload->>'booking_id')"), postgresql_where="topic = 'booking-requests'"),
+        # The email re-drive's question: which notifications went out but never reached their email?
+        Index(
+            "ix_outbox_undelivered_emails",
+            "sent_at",
+            postgresql_where="topic = 'notifications' AND delivered_at IS NULL AND sent_at IS NOT NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -31,6 +37,7 @@ class OutboxMessage(db.Model):
     payload: Mapped[dict] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]  # a notification's email was sent (stamped by the email job)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 

@@ -21,7 +21,6 @@ from rq.job import Job
 from sqlalchemy import text
 
 from atomicseats.booking import booking_reads, outbox, waitlist
-from atomicseats.emails import EMAIL_CONSUMER
 from atomicseats.extensions import db, redis_ext
 from atomicseats.models.base import utcnow
 from atomicseats.pipeline import jobs
@@ -52,10 +51,11 @@ def redrive_lost_emails(window: timedelta = timedelta(days=1)) -> int:
     """Enqueue again each email published over ``REDRIVE_AFTER_SECONDS`` ago that was neither sent nor parked.
 
     A wiped Redis drops queued email jobs whose Kafka offsets the dispatcher has already committed, and a
-    SIGKILLed worker strands one; the outbox row and ``processed_messages`` in PostgreSQL still say which were
-    never sent. Sending is idempotent on the message id (a second job waits on the first one's
-    ``processed_messages`` row and then sends nothing), so a re-drive of an email that was merely slow sends
-    nothing twice; each is re-driven at most once per re-drive period.
+    SIGKILLed worker strands one; the outbox row in PostgreSQL still says which were never sent: the email job
+    stamps ``delivered_at`` when it sends, and a partial index holds only the rows still without it, so this
+    reads the emails not sent, not every email of the window. Sending is idempotent on the message id (a
+    second job waits on the first one's ``processed_messages`` row and then sends nothing), so a re-drive of an
+    email that was merely slow sends nothing twice; each is re-driven at most once per re-drive period.
     """
     after = current_app.config["REDRIVE_AFTER_SECONDS"]
     now = utcnow()
@@ -63,19 +63,12 @@ def redrive_lost_emails(window: timedelta = timedelta(days=1)) -> int:
         text(
             """
             SELECT CAST(o.message_id AS text) AS message_id, o.payload FROM outbox o
-            WHERE o.topic = :topic AND o.sent_at < :cutoff AND o.sent_at > :since
-              AND NOT EXISTS (SELECT 1 FROM processed_messages p
-                              WHERE p.consumer = :consumer AND p.message_id = CAST(o.message_id AS text))
+            WHERE o.topic = :topic AND o.delivered_at IS NULL AND o.sent_at < :cutoff AND o.sent_at > :since
               AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.message_id = CAST(o.message_id AS text))
-            ORDER BY o.id LIMIT 200
+            ORDER BY o.sent_at LIMIT 200
             """
         ),
-        {
-            "topic": outbox.NOTIFICATIONS,
-            "cutoff": now - timedelta(seconds=after),
-            "since": now - window,
-            "consumer": EMAIL_CONSUMER,
-        },
+        {"topic": outbox.NOTIFICATIONS, "cutoff": now - timedelta(seconds=after), "since": now - window},
     ).all()
     db.session.rollback()
     count = 0

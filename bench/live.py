@@ -1,6 +1,9 @@
 """Live seat maps at scale: do thousands of open maps cost the site anything, and how fast do changes reach them?
 
-Usage: ``.venv/bin/python bench/live.py [--clients 5000] [--processes 4] [--holds 20]``
+Usage: ``.venv/bin/python bench/live.py [--clients 5000] [--processes 4] [--holds 20]``, or with ``--sale
+[--buyers 400]``: the general-admission flash sale of ``bench/flash_sale.py --shape ga`` on its whole stack, once
+without maps and once with the maps open on the sale's event (hold and ``/health`` latencies of both, and
+whether every map ends up showing every place booked).
 
 Starts its own database, the web process and the realtime process exactly as the Procfile runs them (no special
 thread count: an open map holds no web thread), seeds a reserved event of 20,000 seats, and then:
@@ -74,6 +77,7 @@ class SeatMap(asyncio.Protocol):
         self.port = int(port)
         self.event_id = event_id
         self.seen: dict[int, float] = {}
+        self.latest: dict[int, str] = {}  # each seat's last status heard in a change
         self.buffer = bytearray()
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
@@ -156,6 +160,7 @@ class SeatMap(asyncio.Protocol):
         elif message.startswith(b'42["seat_status"'):
             now = time.time()
             for seat in json.loads(message[2:])[1]["seats"]:
+                self.latest[seat["id"]] = seat["status"]
                 if seat["status"] == "held":
                     self.seen.setdefault(seat["id"], now)
         elif message.startswith(b"0{"):  # Engine.IO open
@@ -170,12 +175,14 @@ class SeatMap(asyncio.Protocol):
         self.transport.close()
 
 
-def _listen(url: str, event_id: int, count: int, ready, go, stop, out) -> None:
+def _listen(url: str, event_id: int, count: int, ready, go, stop, out, booked: bool = False) -> None:
     """One client process: ``count`` seat maps on one asyncio loop."""
-    out.put(asyncio.run(_listen_async(url, event_id, count, ready, go, stop)))
+    out.put(asyncio.run(_listen_async(url, event_id, count, ready, go, stop, booked)))
 
 
-async def _listen_async(url: str, event_id: int, count: int, ready, go, stop) -> tuple[list[dict[int, float]], int]:
+async def _listen_async(url: str, event_id: int, count: int, ready, go, stop, booked: bool) -> tuple[list, int]:
+    """Each map's stamps of seats turning held (with ``booked``: how many seats it last heard were booked), and
+    how many maps lost their connection before the end."""
     maps = [SeatMap(url, event_id) for _ in range(count)]
     handshakes = asyncio.Semaphore(CONCURRENT_HANDSHAKES)
     loop = asyncio.get_running_loop()
@@ -191,6 +198,8 @@ async def _listen_async(url: str, event_id: int, count: int, ready, go, stop) ->
     await loop.run_in_executor(None, stop.wait)
     dropped = sum(m.closed_early for m in maps)
     await asyncio.gather(*(m.close() for m in maps))
+    if booked:
+        return [sum(status == "booked" for status in m.latest.values()) for m in maps], dropped
     return [m.seen for m in maps], dropped
 
 
@@ -278,12 +287,82 @@ def _row(name: str, values: list[float]) -> str:
     return f"| {name:<32} | {p50:>7.1f} | {p99:>7.1f} | {max(values):>7.1f} | {len(values):>6} |"
 
 
+def _open_maps(url: str, event_id: int, clients: int, processes: int, booked: bool = False) -> tuple:
+    """Start the client processes and wait until every map has connected and joined: (procs, stop, out)."""
+    ready, out, go, stop = mp.Queue(), mp.Queue(), mp.Event(), mp.Event()
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    procs = [mp.Process(target=_listen, args=(url, event_id, n, ready, go, stop, out, booked)) for n in shares if n]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.get(timeout=900)
+    go.set()
+    for _ in procs:
+        ready.get(timeout=900)
+    return procs, stop, out
+
+
+def sale(args: argparse.Namespace) -> None:
+    """``--sale``: the general-admission flash sale of ``bench/flash_sale.py --shape ga`` (its whole stack and
+    buyers), once without maps and once with ``--clients`` maps open on the sale's event, on one stack; the
+    hold and ``/health`` latencies of both, and whether every map ended up showing every place booked."""
+    from bench.flash_sale import create_ga_event, prepare_users, run_sale, sale_stack
+
+    with tempfile.TemporaryDirectory() as tmp, sale_stack(Path(tmp)) as stack:
+        realtime, realtime_url = start_realtime(stack.env, Path(tmp))
+        try:
+            port = int(stack.urls[0].rsplit(":", 1)[1])
+            host_token, tokens = prepare_users(stack, args.buyers)
+            rows = []
+            for maps in (0, args.clients):
+                event_id = create_ga_event(stack.urls[0], host_token)
+                opened = _open_maps(realtime_url, event_id, maps, args.processes, booked=True) if maps else None
+                with Probe(port) as probe:
+                    tally, seconds = run_sale(stack.urls, tokens, event_id, 300.0, "ga")
+                time.sleep(1)  # the last tick
+                _, body = _request(port, "GET", f"/api/v1/events/{event_id}")
+                shown = ""
+                if opened:
+                    procs, stop, out = opened
+                    stop.set()
+                    results = [out.get(timeout=300) for _ in procs]
+                    for proc in procs:
+                        proc.join()
+                    counts = [n for booked, _ in results for n in booked]
+                    right = sum(n == body["availability"]["booked"] for n in counts)
+                    lost = sum(dropped for _, dropped in results)
+                    shown = (
+                        f"; {right} of {len(counts)} maps show all {body['availability']['booked']} booked, "
+                        f"{lost} lost their connection"
+                    )
+                rows.append((f"{maps} maps", tally.hold_ms, probe.latencies, seconds, shown))
+            peaks = {"web": rss_peak_mb(stack.webs[0][0].popen.pid), "realtime": rss_peak_mb(realtime.popen.pid)}
+            metrics = _realtime_metrics(realtime_url)
+        finally:
+            realtime.stop()
+    print("realtime process: " + ", ".join(f"{name} {value:.0f}" for name, value in metrics.items()))
+    print(f"\nGA flash sale ({args.buyers} buyers), without and with {args.clients} maps on its event")
+    print(f"| {'ms':<32} | {'p50':>7} | {'p99':>7} | {'max':>7} | {'n':>6} |")
+    print(f"|{'-' * 34}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")
+    for label, holds, health, _, _ in rows:
+        print(_row(f"POST /holds, {label}", holds))
+        print(_row(f"/health, {label}", health))
+    for label, _, _, seconds, shown in rows:
+        print(f"sale with {label}: {seconds:.1f} s{shown}")
+    print("peak RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in peaks.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--holds", type=int, default=20)
     parser.add_argument("--processes", type=int, default=4, help="client processes the clients are spread over")
+    parser.add_argument("--sale", action="store_true", help="measure the GA flash sale with and without the maps")
+    parser.add_argument("--buyers", type=int, default=400, help="the sale's buyers (with --sale)")
     args = parser.parse_args()
+    if args.sale:
+        sale(args)
+        return
 
     with tempfile.TemporaryDirectory() as tmp, bench_stack(Path(tmp)) as stack:
         realtime, realtime_url = start_realtime(stack.env, Path(tmp))

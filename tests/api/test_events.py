@@ -149,6 +149,7 @@ def test_seat_map_shows_status_and_time_left_but_never_who(api, factory):
         "row_label",
         "number",
         "kind",
+        "for_sale",
         "x",
         "y",
         "section",

@@ -97,6 +97,7 @@ class SeatOut(Out):
     row_label: str | None
     number: int | None
     kind: str
+    for_sale: bool = Field(description="False for a seat the host keeps off sale: drawn on the map, never held.")
     x: int
     y: int
     price_cents: int
@@ -285,11 +286,13 @@ class DeadLetter(Out):
     id: int
     kind: str
     message_id: str
+    event_id: int | None
     payload: dict[str, Any]
     error: str
     attempts: int
     created_at: datetime
     replayed_at: datetime | None
+    replayed_by: str | None  # the email of the admin who replayed it
 
 
 class DeadLetterPage(Out):

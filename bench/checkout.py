@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import bench_stack, make_users, percentile
+from bench.stack import FLASK, bench_stack, make_users, percentile
 from tests.services import VENV_BIN, KafkaBroker, Process, free_port, port_open, wait_for
 
 CARD = "4242424242424242"
@@ -226,7 +226,7 @@ def main() -> None:
         with bench_stack(log_dir, extra_env=extra, volume=args.volume) as stack:
             env = stack.env
             prefix = env["REDIS_PREFIX"]
-            flask = [str(VENV_BIN / "flask"), "--app", "wsgi", "pipeline"]
+            flask = [*FLASK, "pipeline"]
             processes.append(Process("dispatcher", [*flask, "dispatcher"], env, log_dir).start())
             processes.append(Process("scheduler", [*flask, "scheduler"], env, log_dir).start())
             for i in range(args.workers):

@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from atomicseats.smtp_sink import read_messages  # noqa: E402
 from bench.stack import (  # noqa: E402
+    FLASK,
     PG_ADMIN_DSN,
     PG_BASE_URL,
     REDIS_URL,
@@ -161,13 +162,12 @@ class SaleStack:
         return [url for _, url in self.webs]
 
     def start(self) -> None:
-        flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
         admin = psycopg2.connect(self.pg_admin_dsn)
         admin.autocommit = True
         with admin.cursor() as cur:
             create_database(cur, self.db_name, self.env, self.volume)
         admin.close()
-        subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
         self.kafka.start()
         self.mail_dir.mkdir(exist_ok=True)
         smtp = [str(VENV_BIN / "python"), "-m", "atomicseats.smtp_sink", "--host", "127.0.0.1"]
@@ -179,7 +179,7 @@ class SaleStack:
             web_dir = self.log_dir / f"web-{i + 1}"
             web_dir.mkdir(exist_ok=True)
             self.webs.append(start_web(self.env, web_dir))
-        self.others.append(Process("scheduler", [*flask, "pipeline", "scheduler"], self.env, self.log_dir).start())
+        self.others.append(Process("scheduler", [*FLASK, "pipeline", "scheduler"], self.env, self.log_dir).start())
         for i in range(dispatchers):
             argv = [str(VENV_BIN / "python"), "-c", DISPATCHER_BOOT]
             self.others.append(Process(f"dispatcher-{i + 1}", argv, self.env, self.log_dir).start())

@@ -25,13 +25,13 @@ import psycopg2.extras
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import Process, start_web  # noqa: E402
+from tests.services import VENV_BIN, Process, start_web  # noqa: E402
 
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 PG_BASE_URL = os.environ.get("BENCH_PG_BASE_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 VOLUME_TEMPLATE = "atomicseats_volume"
-FLASK = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi"]
+FLASK = [str(VENV_BIN / "flask"), "--app", "wsgi"]
 
 
 def create_database(cur: Any, name: str, env: dict[str, str], volume: bool) -> None:

@@ -123,10 +123,13 @@ def compose(payload: dict[str, Any]) -> Email | None:
     )
 
 
-def send(payload: dict[str, Any], message_id: str) -> bool:
-    """Send the email for one message unless it was sent already; False for a repeat (or nobody to tell)."""
+def send(payload: dict[str, Any], message_id: str, connection: Any = None) -> bool:
+    """Send the email for one message unless it was sent already; False for a repeat (or nobody to tell).
+
+    ``connection``: an open Flask-Mail connection to send over (a batch shares one); by default a new one.
+    """
     with request_id_bound(payload.get("request_id")):
-        return _send(payload, message_id)
+        return _send(payload, message_id, connection or mail)
 
 
 def _delivered(session: Any, message_id: str) -> None:
@@ -144,7 +147,7 @@ def _delivered(session: Any, message_id: str) -> None:
     )
 
 
-def _send(payload: dict[str, Any], message_id: str) -> bool:
+def _send(payload: dict[str, Any], message_id: str, sender: Any) -> bool:
     with transaction() as session:
         first = session.execute(
             text(
@@ -160,7 +163,7 @@ def _send(payload: dict[str, Any], message_id: str) -> bool:
         if email is None:
             return False
         headers = {"X-Request-Id": payload["request_id"]} if payload.get("request_id") else None
-        mail.send(
+        sender.send(
             Message(
                 subject=email.subject,
                 recipients=[email.to],

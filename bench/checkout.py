@@ -239,7 +239,7 @@ def main() -> None:
                             "--url",
                             env["REDIS_URL"],
                             "-w",
-                            "rq.worker.SimpleWorker",
+                            "atomicseats.pipeline.worker.AppWorker",
                             "--with-scheduler",
                             f"{prefix}bookings",
                             f"{prefix}notifications",

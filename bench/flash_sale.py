@@ -195,7 +195,7 @@ class SaleStack:
         """An RQ worker as the Procfile's ``worker:`` (bookings) or ``mailer:`` (notifications) line runs it."""
         self._worker_serial += 1
         prefix = self.env["REDIS_PREFIX"]
-        argv = [str(VENV_BIN / "rq"), "worker", "--url", self.redis_url, "-w", "rq.worker.SimpleWorker"]
+        argv = [str(VENV_BIN / "rq"), "worker", "--url", self.redis_url, "-w", "atomicseats.pipeline.worker.AppWorker"]
         argv += ["--maintenance-interval", "30", "--name", f"{prefix}worker-{self._worker_serial}"]
         if queue == "notifications":
             argv.append("--with-scheduler")

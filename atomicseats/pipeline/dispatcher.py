@@ -1,9 +1,15 @@
-"""The Kafka dispatcher: a consumer-group member that turns each message into an RQ job.
+"""The Kafka dispatcher: a consumer-group member that turns messages into RQ jobs, a batch per queue.
 
-Offsets are committed by hand, only after every job of the batch is safely in Redis; a crash before that
-replays the batch, and the job ids (derived from the booking or message id) make the replay enqueue
-nothing new. The same process runs the outbox relay in a second thread (it is the process that talks to
-Kafka anyway, and a slow broker then never delays the scheduler's hold expiry).
+What a poll brings is one job per queue (``jobs.enqueue_confirms``, ``jobs.enqueue_notifications``). While a
+queue already has a job waiting, its worker could not start a new one sooner anyway, so the dispatcher keeps
+polling and adds to the batch until that job is taken (or the batch is full, or old): under load the
+batches grow with the backlog, and at rest every message goes out alone at once
+(docs/decisions/0024-pipeline-batches.md).
+
+Offsets are committed by hand, only after every message polled so far is in a job safely in Redis; a crash
+before that replays them, and the dispatch marks (``jobs._enqueue_batch``) make the replay enqueue nothing
+new. The same process runs the outbox relay in a second thread (it is the process that talks to Kafka
+anyway, and a slow broker then never delays the scheduler's hold expiry).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from flask import Flask, current_app
@@ -29,16 +36,49 @@ def _message_id(record: Any) -> str:
     return f"{record.topic}-{record.partition}-{record.offset}"  # a message from outside the outbox
 
 
-def dispatch(topic: str, payload: dict[str, Any], message_id: str) -> bool:
-    """Enqueue the job for one message (unprefixed topic name); False when it was there already."""
-    if topic == outbox.BOOKING_REQUESTS:
-        return jobs.enqueue_confirm(payload["booking_id"], message_id, payload.get("request_id"))
-    if topic == outbox.NOTIFICATIONS:
-        return jobs.enqueue_notification(payload, message_id)
-    if topic == outbox.WAITLIST_ALLOCATION:
-        return jobs.enqueue_allocation(payload["event_id"], message_id)
-    log.warning("dispatcher: no route for topic %s", topic)
-    return False
+class Batch:
+    """Messages polled but not yet enqueued, by topic (unprefixed), in arrival order."""
+
+    MAX_MESSAGES = 200
+    MAX_AGE_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self.messages: dict[str, list[tuple[dict[str, Any], str]]] = {}
+        self.started = 0.0
+
+    def __len__(self) -> int:
+        return sum(map(len, self.messages.values()))
+
+    def add(self, topic: str, payload: dict[str, Any], message_id: str) -> None:
+        if not self.messages:
+            self.started = time.monotonic()
+        self.messages.setdefault(topic, []).append((payload, message_id))
+
+    def due(self) -> bool:
+        """Enqueue now: full, old, or one of its queues has no job waiting (its worker would idle for it)."""
+        if not self.messages:
+            return False
+        if len(self) >= self.MAX_MESSAGES or time.monotonic() - self.started >= self.MAX_AGE_SECONDS:
+            return True
+        return any(jobs.queue(_QUEUE_OF.get(topic, jobs.BOOKINGS_QUEUE)).count == 0 for topic in self.messages)
+
+    def enqueue(self) -> int:
+        """One job per queue for everything held; returns how many messages got a job (repeats get none)."""
+        enqueued = 0
+        for topic, messages in self.messages.items():
+            if topic == outbox.BOOKING_REQUESTS:
+                enqueued += jobs.enqueue_confirms(messages)
+            elif topic == outbox.NOTIFICATIONS:
+                enqueued += jobs.enqueue_notifications(messages)
+            elif topic == outbox.WAITLIST_ALLOCATION:  # rare, and one run allocates every free place
+                enqueued += sum(jobs.enqueue_allocation(p["event_id"], m) for p, m in messages)
+            else:
+                log.warning("dispatcher: no route for topic %s", topic)
+        self.messages.clear()
+        return enqueued
+
+
+_QUEUE_OF = {outbox.NOTIFICATIONS: jobs.NOTIFICATIONS_QUEUE}
 
 
 def _consumer() -> Any:
@@ -97,6 +137,7 @@ def run(app: Flask, stop: threading.Event, with_relay: bool = True) -> None:
         relay_thread.start()
     prefix_len = len(app.config["KAFKA_TOPIC_PREFIX"])
     consumer = None
+    batch = Batch()
     with app.app_context():
         while not stop.is_set():
             try:
@@ -108,17 +149,18 @@ def run(app: Flask, stop: threading.Event, with_relay: bool = True) -> None:
                     ensure_topics()
                     consumer = _consumer()
                     log.info("dispatcher: consuming as group %s", app.config["KAFKA_CONSUMER_GROUP"])
-                batch = consumer.poll(timeout_ms=200)
-                enqueued = 0
-                for records in batch.values():
+                polled = consumer.poll(timeout_ms=20 if batch.messages else 200)
+                for records in polled.values():
                     for record in records:
-                        payload = json.loads(record.value)
-                        enqueued += dispatch(record.topic[prefix_len:], payload, _message_id(record))
-                if batch:
+                        batch.add(record.topic[prefix_len:], json.loads(record.value), _message_id(record))
+                if batch.due():
+                    held = len(batch)
+                    enqueued = batch.enqueue()
                     consumer.commit()
-                    log.debug("dispatcher: %d messages, %d new jobs", sum(map(len, batch.values())), enqueued)
+                    log.debug("dispatcher: %d messages, %d enqueued", held, enqueued)
             except Exception as exc:
                 log.warning("dispatcher: %s; reconnecting", exc)
+                batch = Batch()  # uncommitted: the new consumer polls these again
                 if consumer is not None:
                     _close(consumer)
                     consumer = None

@@ -34,7 +34,7 @@ def redrive_stale() -> int:
     count = 0
     for booking_id in booking_reads.stale_pending(timedelta(seconds=after)):
         try:
-            if _waiting_in_rq(f"confirm-{booking_id}"):
+            if _waiting_in_rq(jobs.dispatched_job(str(booking_id))):
                 continue  # merely behind a backlog: a second job would only add load
             if not redis_ext.client.set(redis_ext.key("redrive", booking_id), 1, nx=True, ex=after):
                 continue  # re-driven recently; give that job its time
@@ -74,7 +74,7 @@ def redrive_lost_emails(window: timedelta = timedelta(days=1)) -> int:
     count = 0
     for row in rows:
         try:
-            if _waiting_in_rq(f"notify-{row.message_id}"):
+            if _waiting_in_rq(jobs.dispatched_job(row.message_id)):
                 continue  # merely behind a backlog: a second job would only add load
             if not redis_ext.client.set(redis_ext.key("redrive-email", row.message_id), 1, nx=True, ex=after):
                 continue
@@ -89,8 +89,9 @@ def redrive_lost_emails(window: timedelta = timedelta(days=1)) -> int:
     return count
 
 
-def _waiting_in_rq(job_id: str) -> bool:
-    """The dispatcher's job is where RQ runs it without help: in its queue, or scheduled for a retry.
+def _waiting_in_rq(job_id: str | None) -> bool:
+    """The dispatcher's job (``None``: none is known) is where RQ runs it without help: in its queue, or
+    scheduled for a retry.
 
     Its status is no evidence. A worker SIGKILLed after taking a job off the queue and before starting it
     leaves the job "queued" in no queue (BLPOP, a worker on several queues: nothing ever runs it) or in the
@@ -98,6 +99,8 @@ def _waiting_in_rq(job_id: str) -> bool:
     while running leaves it "started" until its heartbeat runs out. So only a place a live worker pops from
     makes the re-drive wait: a second job there would only add load to a backlog.
     """
+    if job_id is None:
+        return False
     try:
         job = Job.fetch(job_id, connection=redis_ext.client)
     except NoSuchJobError:

@@ -38,7 +38,9 @@ class Pipeline:
         self.scheduler: Process | None = None
         self._workers = 0
 
-    def start_worker(self, *queues: str, worker_class: str = "rq.worker.SimpleWorker", **env: str) -> Process:
+    def start_worker(
+        self, *queues: str, worker_class: str = "atomicseats.pipeline.worker.AppWorker", **env: str
+    ) -> Process:
         """An RQ worker as the Procfile runs it, on both queues unless ``queues`` name some."""
         self._workers += 1
         rq_name = f"{self.env['REDIS_PREFIX']}worker-{self._workers}"

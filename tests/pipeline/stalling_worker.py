@@ -11,10 +11,11 @@ import threading
 
 from rq.job import Job
 from rq.queue import Queue
-from rq.worker import SimpleWorker
+
+from atomicseats.pipeline.worker import AppWorker
 
 
-class StallingWorker(SimpleWorker):
+class StallingWorker(AppWorker):
     """Hangs on the first job whose id starts with ``$STALL_JOB_PREFIX``, after naming it in ``<prefix>stalled``."""
 
     def execute_job(self, job: Job, queue: Queue) -> None:

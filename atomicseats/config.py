@@ -93,6 +93,9 @@ class Config:
     # A web process keeps a token it resolved this long, while no account's access changed (0: always ask
     # PostgreSQL). See accounts/tokens.py: longer than a buyer's pause between requests during a sale.
     API_TOKEN_CACHE_SECONDS = _int("API_TOKEN_CACHE_SECONDS", 60)
+    # A web process answers an event's seat list from a copy at most this old (seconds; 0: read it every time).
+    # A stale copy costs a buyer one refused hold; the live map corrects itself (api/seat_lists.py).
+    SEAT_MAP_CACHE_SECONDS = float(os.environ.get("SEAT_MAP_CACHE_SECONDS", "1"))
     # Expired tokens are deleted this long after they expired.
     API_TOKEN_RETENTION_SECONDS = _int("API_TOKEN_RETENTION_SECONDS", 7 * 24 * 3600)
     # A hold submitted for checkout in time stays valid this long while its booking is pending.

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import jsonify, request
 
-from atomicseats.api import bp
+from atomicseats.api import bp, seat_lists
 from atomicseats.api.common import created, datetime_arg, encode_cursor, idempotency_for, json_body, page_args, raw_json
 from atomicseats.api.representations import event_dict
 from atomicseats.auth import api_auth, api_user
@@ -102,5 +102,4 @@ def cancel_event(event_id: int):
 
 @bp.get("/events/<int:event_id>/seats")
 def event_seats(event_id: int):
-    inventory.visible_event(event_id, api_user())
-    return jsonify({"items": availability.seats(db.session, event_id, utcnow())})
+    return seat_lists.seat_list(event_id, api_user())

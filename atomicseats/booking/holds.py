@@ -21,6 +21,7 @@ from atomicseats.booking.claims import (
     SALE_EVENT_SQL,
     Claim,
     HoldRequest,
+    NoBlock,
     after_claim,
     claim_in,
     not_enough,
@@ -99,14 +100,15 @@ def create_hold(
     if event_id > MAX_ID:
         raise NotFound("No such event.")
     now = now or utcnow()
-    if idempotency is None:  # a repeated key must get its first answer, which only PostgreSQL has
+    if idempotency is None:  # a repeated key must get its first answer, which only PostgreSQL has: see create()
         _refuse_from_gate(event_id, spec, now)
     attempts = BEST_AVAILABLE_ATTEMPTS if spec.quantity and spec.seat_ids is None else 1
     for attempt in range(1, attempts + 1):
         try:
             return _create_hold(event_id, user, spec, now, idempotency)
         except Conflict as exc:
-            if exc.code != "seats_unavailable" or attempt == attempts or spec.seat_ids is not None:
+            lost_race = exc.code == "seats_unavailable" and not isinstance(exc, NoBlock)
+            if not lost_race or attempt == attempts or spec.seat_ids is not None:
                 raise
     raise AssertionError("unreachable")
 
@@ -118,6 +120,11 @@ def _create_hold(
 
     def create(session: Session) -> Created:
         nonlocal claim
+        if idempotency is not None:
+            # run_once has replayed a repeat of the key, or waited for it: from here on this is the key's first
+            # answer, and the gate may refuse it as it refuses a request without a key (no hold row to roll back,
+            # no read of every seat for a best available that cannot be served).
+            _refuse_from_gate(event_id, spec, now)
         hold_id = uuid.uuid4()
         wanted = len(spec.seat_ids) if spec.seat_ids is not None else spec.quantity
         params = {"e": event_id, "h": hold_id, "u": user.id, "q": wanted, "now": now}

@@ -10,16 +10,16 @@ takes one, and an ``accessible`` request takes only them, a wheelchair space tog
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import groupby
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Preference = Literal["best", "cheapest"]
 ACCESSIBLE_KINDS = frozenset({"accessible", "companion"})
 
 
-@dataclass(frozen=True)
-class SeatState:
+class SeatState(NamedTuple):
+    """A seat as best available weighs it: a tuple, as each best-available request makes one per seat of the event."""
+
     id: int
     section_position: int
     price_cents: int

@@ -8,7 +8,7 @@ and how they meet the SPEC's "first entry that fits" are in docs/decisions/0017-
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from atomicseats.booking.seat_selection import ACCESSIBLE_KINDS, SeatState, choose_block
 
@@ -69,7 +69,7 @@ def choose_seats(seats: Sequence[MapSeat], wish: Wish, taken: Collection[int] = 
     # best available ranks whole rows (their centre, their gaps), but only rows where a usable seat is
     rows = {(s.state.section_position, s.state.row_y) for s in seats if s.state.id in usable}
     eligible = [
-        replace(s.state, free=s.state.id in usable) for s in seats if (s.state.section_position, s.state.row_y) in rows
+        s.state._replace(free=s.state.id in usable) for s in seats if (s.state.section_position, s.state.row_y) in rows
     ]
     block = choose_block(eligible, wish.quantity)
     if block is not None:

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from atomicseats import realtime
-from atomicseats.booking import availability, gate, hold_endings, holds
+from atomicseats import dbapi, realtime
+from atomicseats.booking import availability, claims, gate, hold_endings, holds
 from atomicseats.booking.claims import HoldRequest
+from atomicseats.booking.idempotency import IdempotencyRequest, Replay
 from atomicseats.exceptions import Conflict, Expired, Invalid, NotFound
 from atomicseats.extensions import db
 from atomicseats.models import User
@@ -130,3 +131,41 @@ def test_a_live_update_carries_postgresqls_counts_while_a_wiped_gate_is_not_rebu
     assert not gate.is_built(event.id)
     assert updates[0]["availability"] == availability.counts(db.session, event.id, utcnow())
     assert updates[0]["availability"]["held"] == 2
+
+
+def test_best_available_with_no_adjacent_seats_free_reads_the_seat_map_once(factory, ctx, monkeypatch):
+    """A chosen block that another hold took first is chosen again; no block at all in PostgreSQL's snapshot is
+    answered at once (each choice reads every seat of the event)."""
+    event = factory.event(sections=[{"name": "Stalls", "price_cents": 4500, "rows": [{"label": "A", "seats": 5}]}])
+    seats = factory.seat_ids(event.id)
+    for seat in seats[0::2]:
+        hold(event.id, factory.user(), seat_ids=[seat])
+    reads = []
+    choose = claims._best_available
+    monkeypatch.setattr(claims, "_best_available", lambda *a, **kw: reads.append(a) or choose(*a, **kw))
+    with pytest.raises(Conflict) as exc:
+        hold(event.id, factory.user(), quantity=2)  # seats 2 and 4 are free, but not together
+    assert exc.value.code == "seats_unavailable" and len(reads) == 1
+
+
+def test_the_gate_refuses_a_keyed_request_only_after_a_repeat_of_its_key_was_answered(factory, ctx, monkeypatch):
+    event = factory.event()
+    seats = factory.seat_ids(event.id)
+    holder, other = db.session.merge(factory.user()), db.session.merge(factory.user())
+
+    def request(user: User, key: str, seat_ids: list[int]):
+        idempotency = IdempotencyRequest.build(user.id, key, "POST /events/holds", {"seat_ids": seat_ids})
+        return holds.create_hold(event.id, user, HoldRequest(seat_ids=seat_ids), idempotency=idempotency)
+
+    first = request(holder, "first", seats[:2])
+    again = request(holder, "first", seats[:2])  # the gate has these seats taken, by the very hold to replay
+    assert isinstance(again, Replay) and again.status == 201 and again.body == first.body
+
+    statements = []
+    run = dbapi.first
+    monkeypatch.setattr(holds.dbapi, "first", lambda s, st, p: statements.append(st.name) or run(s, st, p))
+    with pytest.raises(Conflict) as exc:
+        request(other, "second", seats[1:3])
+    assert exc.value.code == "seats_unavailable" and exc.value.details["unavailable_seat_ids"] == [seats[1]]
+    assert "hold_event_and_insert" not in statements  # refused by Redis: no hold row inserted and rolled back
+    assert request(other, "second", seats[2:4]).obj.seats  # a refused key stores nothing: it may be used again

@@ -725,6 +725,47 @@ def audit(stack: SaleStack, event_id: int, accepted: dict[str, bool]) -> dict[st
     return result
 
 
+def confirm_hops(stack: SaleStack, event_id: int) -> dict[str, list[float]]:
+    """Where each confirmed booking's 202 -> confirmed went, in ms per hop, from PostgreSQL and the RQ jobs.
+
+    ``relay picked it``: the 202 until the relay's transaction took the outbox row; ``to RQ``: Kafka, the
+    dispatcher and its batch, until the job was enqueued; ``in the queue``: until a worker started the job;
+    ``in the job``: until this booking was confirmed (a batch confirms its bookings in turn). Bookings whose
+    job is gone (a re-drive confirmed them) are left out.
+    """
+    with stack_connect(stack) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT b.id::text, extract(epoch FROM b.created_at), extract(epoch FROM o.sent_at), "
+            "extract(epoch FROM b.confirmed_at) FROM bookings b JOIN outbox o ON o.topic = 'booking-requests' "
+            "AND o.payload->>'booking_id' = b.id::text WHERE b.event_id = %s AND b.status = 'confirmed'",
+            (event_id,),
+        )
+        rows = cur.fetchall()
+    client = redis.Redis.from_url(stack.redis_url)
+    prefix = stack.env["REDIS_PREFIX"]
+    job_ids = client.mget([f"{prefix}dispatched:{r[0]}" for r in rows]) if rows else []
+    with client.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hmget(b"rq:job:" + (job_id or b"none"), "enqueued_at", "started_at")
+        stamps = pipe.execute()
+    hops: dict[str, list[float]] = {"relay picked it": [], "to RQ": [], "in the queue": [], "in the job": []}
+    for (_, created, sent, confirmed), (enqueued, started) in zip(rows, stamps, strict=True):
+        if not (enqueued and started and sent):
+            continue
+        enqueued_s, started_s = (_rq_time(enqueued), _rq_time(started))
+        for name, ms in zip(
+            hops,
+            (float(sent - created), enqueued_s - float(sent), started_s - enqueued_s, float(confirmed) - started_s),
+            strict=True,
+        ):
+            hops[name].append(ms * 1000)
+    return hops
+
+
+def _rq_time(value: bytes) -> float:
+    return datetime.strptime(value.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
 def report(
     title: str, tally: Tally, sale_seconds: float, settle_seconds: float, result: dict, stack: SaleStack
 ) -> None:
@@ -755,6 +796,11 @@ def report(
     print(f"  crashed buyers           {len(tally.crashed):8d}")
     for line in (tally.unanswered + tally.bad_5xx + tally.crashed)[:5]:
         print(f"    e.g. {line}")
+    hops = result.pop("confirm_hops")
+    counted = len(next(iter(hops.values())))
+    print(f"  202->confirmed by hop, p50 / p99 (server, {counted} bookings):")
+    for name, values in hops.items():
+        print(f"    {name:22} {percentile(values, 50):8.1f} / {percentile(values, 99):.1f} ms")
     print("  peak RSS (VmHWM)         " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in stack.peak_rss().items()))
     print("  jobs per RQ worker       " + ", ".join(f"{n}: {c}" for n, c in stack.jobs_per_worker().items()))
     for name, parts in stack.partitions_per_dispatcher().items():
@@ -830,6 +876,7 @@ def main() -> None:
             t1 = time.time()
             settle_seconds = wait_settled(stack, event_id, timeout=180)
             result = audit(stack, event_id, tally.bookings)
+            result["confirm_hops"] = confirm_hops(stack, event_id)
             title = (
                 f"AtomicSeats flash sale {sale}/{args.sales} ({args.shape}"
                 f"{', volume database' if args.volume else ', empty database'}) — {platform.node()}, "

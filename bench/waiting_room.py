@@ -6,10 +6,13 @@ Starts its own database, gunicorn, the realtime process and the scheduler (which
 event whose waiting room opens in ten minutes, and connects ``--clients`` Socket.IO clients (websocket,
 signed in with their realtime token, asyncio clients spread over ``--processes`` processes). Each joins the
 queue (the pre-queue); then the host moves the opening to now and the scheduler draws the places and admits
-``--rate`` a minute. The clients drawn into the first ``--buyers`` places are the buyers: each holds one seat
-with its admission token the moment it hears ``queue_admitted``. Every client still waiting stamps each
-``queue_progress`` it receives against the tick that sent it. Prints the buyers' hold latency and the position
-delivery delay (p50/p99/max), then audits PostgreSQL: one admission row per person, no seat held twice.
+``--rate`` a minute. Each client learns its place as the waiting page does: from the draw's push to its own
+room, asking ``GET /queue/{ticket}`` only when the push did not carry it. The clients drawn into the first
+``--buyers`` places are the buyers: each holds one seat with its admission token the moment it hears
+``queue_admitted``. Every client still waiting stamps each ``queue_progress`` it receives against the tick that
+sent it. Prints the buyers' hold latency, the position delivery delay (p50/p99/max), how many place reads the
+clients made and the server processes' CPU time in the draw's first seconds and over the sale, then audits
+PostgreSQL: one admission row per person, no seat held twice.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import platform
 import random
 import sys
@@ -39,7 +43,8 @@ TARGET_HOLD_P99_MS = 200.0
 TARGET_DELIVERY_P99_MS = 5000.0
 CONCURRENT_HANDSHAKES = 20
 CONCURRENT_JOINS = 16
-PLACE_POLL_SPREAD_S = 2.0  # as the page does: the draw's first push makes each client read its place, spread out
+PLACE_POLL_SPREAD_S = 2.0  # as the page does when a push without its place comes: read it, spread out
+DRAW_WINDOW_S = 10.0  # the server CPU reported for the draw: from the opening until this much later
 
 
 class Client:
@@ -51,7 +56,9 @@ class Client:
         self.ticket: str | None = None
         self.place: int | None = None
         self.delays_ms: list[float] = []
+        self.place_reads = 0
         self.hold: tuple[int, float] | None = None  # (status, ms)
+        self.hold_at = 0.0  # when it was sent (epoch seconds): the slowest are reported against the opening
         self.done = asyncio.Event()
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("queue_progress", self._on_progress)
@@ -73,19 +80,25 @@ class Client:
         received = time.time() * 1000
         if self.hold is None and (self.place is None or data["head"] < self.place):
             self.delays_ms.append(received - data["sent_at_ms"])
+        if data.get("place") is not None:  # the draw's push: this client's own place
+            self._placed(data["place"])
         if self.place is None:
             await asyncio.sleep(random.uniform(0, PLACE_POLL_SPREAD_S))
+            self.place_reads += 1
             status, state = await self._api("GET", f"/queue/{self.ticket}")
-            if status == 200:
-                self.place = state["place"]
-                if state["place"] is not None and state["place"] > self.buyers:
-                    self.done.set()  # not a buyer: keeps listening, has nothing to wait for
+            if status == 200 and state["place"] is not None:
+                self._placed(state["place"])
+
+    def _placed(self, place: int) -> None:
+        self.place = place
+        if place > self.buyers:
+            self.done.set()  # not a buyer: keeps listening, has nothing to wait for
 
     async def _on_admitted(self, data: dict) -> None:
         self.place = data["place"]
         if self.place > self.buyers or self.hold is not None:
             return
-        started = time.perf_counter()
+        started, self.hold_at = time.perf_counter(), time.time()
         status, _ = await self._api(
             "POST",
             f"/events/{self.event_id}/holds",
@@ -122,11 +135,23 @@ async def _run_clients(base: str, rt_url: str, people: list, event_id: int, buye
         await loop.run_in_executor(None, go.wait)
         await loop.run_in_executor(None, stop.wait)
         await asyncio.gather(*(c.sio.disconnect() for c in clients))
-    return [(c.user_id, c.place, c.hold, c.delays_ms) for c in clients]
+    return [(c.user_id, c.place, c.hold, c.delays_ms, c.place_reads, c.hold_at) for c in clients]
 
 
 def _clients(base, rt_url, people, event_id, buyers, seats, ready, go, stop, out) -> None:
     out.put(asyncio.run(_run_clients(base, rt_url, people, event_id, buyers, seats, ready, go, stop)))
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time these processes have used so far (0 for one that has gone)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def _sync_api(base: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
@@ -206,8 +231,13 @@ def main() -> None:
             for _ in procs:
                 ready.get(timeout=900)
             joined_s = time.perf_counter() - started
+            servers = {
+                name: [proc.popen.pid, *proc.children()]
+                for name, proc in (("web", stack.web), ("realtime", realtime), ("scheduler", scheduler))
+            }
+            cpu = {"opening": {name: _cpu_seconds(pids) for name, pids in servers.items()}}
             go.set()
-            opened = time.perf_counter()
+            opened, opened_at = time.perf_counter(), time.time()
             _sync_api(
                 stack.url,
                 "PATCH",
@@ -219,6 +249,8 @@ def main() -> None:
             deadline = time.monotonic() + expected_s + 120
             conn = stack.connect()
             while time.monotonic() < deadline:
+                if "draw" not in cpu and time.perf_counter() - opened >= DRAW_WINDOW_S:
+                    cpu["draw"] = {name: _cpu_seconds(pids) for name, pids in servers.items()}
                 with conn.cursor() as cur:
                     cur.execute("SELECT count(*) FROM holds WHERE event_id = %s", (event_id,))
                     if cur.fetchone()[0] >= args.buyers:
@@ -226,6 +258,8 @@ def main() -> None:
                 conn.rollback()
                 time.sleep(0.5)
             sale_s = time.perf_counter() - opened
+            cpu["end"] = {name: _cpu_seconds(pids) for name, pids in servers.items()}
+            cpu.setdefault("draw", cpu["end"])
             stop.set()
             results = [r for _ in procs for r in out.get(timeout=300)]
             for proc in procs:
@@ -264,6 +298,12 @@ def main() -> None:
             f"| {name:<26} | {len(values):>6} | {percentile(values, 50):>8.1f} | {p99:>8.1f} | "
             f"{max(values, default=float('nan')):>8.1f} | {verdict:>12} |"
         )
+    for label, until in ((f"first {DRAW_WINDOW_S:.0f} s after opening", "draw"), ("whole sale", "end")):
+        spent = ", ".join(f"{name} {cpu[until][name] - cpu['opening'][name]:.2f}" for name in cpu["opening"])
+        print(f"server CPU seconds, {label}: {spent}")
+    print(f"place reads (GET /queue/{{ticket}}) made by the clients: {sum(r[4] for r in results)}")
+    slowest = sorted((r[2][1], r[5] - opened_at) for r in results if r[2] is not None and r[2][0] == 201)[-5:]
+    print("slowest holds (ms, sent s after opening): " + ", ".join(f"{ms:.0f} at {at:.1f}" for ms, at in slowest))
     refused = [status for status, _ in holds if status != 201]
     print(f"\nholds refused: {len(refused)} {sorted(set(refused))}; buyers who never held: {args.buyers - len(holds)}")
     print(f"audit: {admissions} admissions for {distinct} people; {held} held seats, {distinct_seats} distinct")

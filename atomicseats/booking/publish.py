@@ -23,7 +23,20 @@ from atomicseats.booking import availability, gate
 from atomicseats.extensions import booking_ext, db
 from atomicseats.realtime import event_room, user_room
 
-__all__ = ["batch", "current_availability", "emit", "event_room", "seat_status", "to_user", "user_room"]
+__all__ = [
+    "batch",
+    "current_availability",
+    "emit",
+    "event_room",
+    "seat_status",
+    "to_user",
+    "to_users",
+    "user_room",
+]
+
+# People per message of :func:`to_users`: a realtime process handles one message without yielding its loop, so
+# a draw of thousands is cut into pieces that each take it a few milliseconds.
+USERS_PER_MESSAGE = 500
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +50,10 @@ class _Emitter(socketio.RedisManager):
     their own channel.
     """
 
-    def __init__(self, url: str, channel: str, seats_channel: str):
+    def __init__(self, url: str, channel: str, seats_channel: str, users_channel: str):
         super().__init__(url, channel=channel, write_only=True)
         self.seats_channel = seats_channel
+        self.users_channel = users_channel
         self._local = threading.local()
 
     def _publish(self, data: dict[str, Any]) -> None:
@@ -56,6 +70,9 @@ class _Emitter(socketio.RedisManager):
             self._publish_all([message])
         else:
             pending.append(message)
+
+    def publish_users(self, messages: list[dict[str, Any]]) -> None:
+        self._publish_all([(self.users_channel, json.dumps(m)) for m in messages])
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -89,7 +106,9 @@ def _manager() -> _Emitter | None:
     url = settings.socketio_message_queue
     if manager is None and url:
         prefix = settings.redis_prefix
-        manager = _Emitter(url, realtime.queue_channel(prefix), realtime.seats_channel(prefix))
+        manager = _Emitter(
+            url, realtime.queue_channel(prefix), realtime.seats_channel(prefix), realtime.users_channel(prefix)
+        )
         objects["emitter"] = manager
     return manager
 
@@ -153,3 +172,24 @@ def seat_status(
 
 def to_user(user_id: int, event: str, data: dict[str, Any]) -> None:
     emit(event, data, user_room(user_id))
+
+
+def to_users(event: str, common: dict[str, Any], own: dict[int, dict[str, Any]]) -> None:
+    """Send each user in ``own`` the message ``event`` with ``common`` and their own part, to their room only.
+
+    For one message to thousands of people that differs per person (a queue's draw tells each their place).
+    Through the Socket.IO queue that would be one Redis message per person, each decoded and turned into its own
+    send task by every realtime process; here the messages go out a few hundred people each, in one round trip
+    on their own channel, and each realtime process sends a person's part only to that person's connections on it
+    (atomicseats/realtime/server.py). A realtime process that misses them (restarting) leaves those pages to ask.
+    """
+    manager = _manager()
+    if manager is None or not own:
+        return
+    people = [[user_id, part] for user_id, part in own.items()]
+    manager.publish_users(
+        [
+            {"event": event, "data": common, "users": people[i : i + USERS_PER_MESSAGE]}
+            for i in range(0, len(people), USERS_PER_MESSAGE)
+        ]
+    )

@@ -109,7 +109,7 @@ local function open_room(now, opens)
   local seq = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
   local members = redis.call('ZRANGE', KEYS[1], 0, -1)
   for i, m in ipairs(members) do redis.call('ZADD', KEYS[2], seq + i, m) end
-  redis.call('HSET', KEYS[3], 'seq', seq + #members, 'opened', '1', 'last', now)
+  redis.call('HSET', KEYS[3], 'seq', seq + #members, 'opened', '1', 'last', now, 'drawn', '1')
   redis.call('DEL', KEYS[1])
 end
 """
@@ -145,14 +145,20 @@ return answer('q', tostring(seq))
 )
 
 # One tick's first half. KEYS pre q meta adm admx; ARGV now opens rate burst sold_out forget_at
-# -> {opened, lapsed users, head, waiting, candidates [user, place, ...]}
+# -> {opened, lapsed users, head, waiting, candidates [user, place, ...], drawn}; ``drawn`` is 1 for the one tick
+# that first sees a draw (made by it or by a join): that tick tells everyone in line their place.
 _BUDGET = (
     _OPEN
     + """
 local now, opens, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 open_room(now, opens)
 for i = 1, #KEYS do redis.call('PEXPIREAT', KEYS[i], ARGV[6]) end
-if redis.call('HGET', KEYS[3], 'opened') ~= '1' then return {0, {}, '0', 0, {}} end
+if redis.call('HGET', KEYS[3], 'opened') ~= '1' then return {0, {}, '0', 0, {}, 0} end
+local drawn = 0
+if redis.call('HGET', KEYS[3], 'drawn') == '1' then
+  redis.call('HSET', KEYS[3], 'drawn', '0')
+  drawn = 1
+end
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)
 for _, u in ipairs(lapsed) do
   local a = redis.call('HGET', KEYS[4], u)
@@ -165,8 +171,8 @@ credits = math.min(burst, credits + math.max(0, now - last) * rate / 60000) + #l
 redis.call('HSET', KEYS[3], 'credits', tostring(credits), 'last', now, 'sold_out', ARGV[5])
 local head = redis.call('HGET', KEYS[3], 'head') or '0'
 local waiting = redis.call('ZCARD', KEYS[2])
-if ARGV[5] == '1' or credits < 1 then return {1, lapsed, head, waiting, {}} end
-return {1, lapsed, head, waiting, redis.call('ZRANGE', KEYS[2], 0, math.floor(credits) - 1, 'WITHSCORES')}
+if ARGV[5] == '1' or credits < 1 then return {1, lapsed, head, waiting, {}, drawn} end
+return {1, lapsed, head, waiting, redis.call('ZRANGE', KEYS[2], 0, math.floor(credits) - 1, 'WITHSCORES'), drawn}
 """
 )
 
@@ -482,7 +488,7 @@ def admit(room: Room, now: datetime) -> TickResult:
     keys = _keys(room.event_id)
     sold_out = _sold_out(room.event_id, now)
     burst = max(1.0, room.admit_per_minute * booking_ext.settings.waiting_room_burst_seconds / 60)
-    opened, lapsed, head, waiting, flat = _script(_BUDGET)(
+    opened, lapsed, head, waiting, flat, drawn = _script(_BUDGET)(
         keys=keys[:5],
         args=[
             gate.epoch_ms(now),
@@ -519,7 +525,7 @@ def admit(room: Room, now: datetime) -> TickResult:
             publish.to_user(user_id, "queue_admitted", view.to_dict())
     result = TickResult(room.event_id, admitted, [int(u) for u in lapsed], int(head), int(waiting), sold_out)
     if opened:
-        _announce(room, result, now)
+        _announce(room, result, now, drawn=bool(drawn))
     return result
 
 
@@ -538,34 +544,39 @@ def _sold_out(event_id: int, now: datetime) -> bool:
     return c["booked"] >= c["total"]
 
 
-def _announce(room: Room, result: TickResult, now: datetime) -> None:
+def _announce(room: Room, result: TickResult, now: datetime, drawn: bool = False) -> None:
     """Tell everyone in line where the head is, at most every WAITING_ROOM_PUSH_SECONDS (sold out: at once).
 
-    One message addressed to every waiting person's user room: each page knows its own place and works out
-    its position, so the cost is one Redis publish per room, not one per person.
+    One message addressed to every waiting person's room: each page knows its own place and works out its
+    position, so the cost is one Redis publish per room and tick, not one per person. The tick that first sees
+    the draw instead tells each person in line their own place, at once: a page that joined the pre-queue has
+    no place yet, and would otherwise have to ask for it, all of them in the same seconds (decision 0026).
     """
-    meta = _keys(room.event_id)[2]
+    meta, line = _keys(room.event_id)[2], _keys(room.event_id)[1]
     interval_ms = int(booking_ext.settings.waiting_room_push_seconds * 1000)
     client = redis_ext.client
     last_sold_out = client.hget(meta, "pushed_sold_out") == b"1"
-    if result.sold_out == last_sold_out and not client.set(meta + ":push", 1, nx=True, px=interval_ms):
+    due = client.set(meta + ":push", 1, nx=True, px=interval_ms)
+    if not drawn and result.sold_out == last_sold_out and not due:
         return
+    if drawn and not due:
+        client.set(meta + ":push", 1, px=interval_ms)  # the next head-only push comes a full interval later
     client.hset(meta, "pushed_sold_out", "1" if result.sold_out else "0")
-    users = [int(u) for u in client.zrange(_keys(room.event_id)[1], 0, -1)]
-    if not users:
+    progress = {
+        "event_id": room.event_id,
+        "head": result.head,
+        "waiting": result.waiting,
+        "admit_per_minute": room.admit_per_minute,
+        "sold_out": result.sold_out,
+        "sent_at_ms": gate.epoch_ms(now),
+    }
+    if drawn:
+        places = client.zrange(line, 0, -1, withscores=True)
+        publish.to_users("queue_progress", progress, {int(u): {"place": int(p)} for u, p in places})
         return
-    publish.emit(
-        "queue_progress",
-        {
-            "event_id": room.event_id,
-            "head": result.head,
-            "waiting": result.waiting,
-            "admit_per_minute": room.admit_per_minute,
-            "sold_out": result.sold_out,
-            "sent_at_ms": gate.epoch_ms(now),
-        },
-        [publish.user_room(u) for u in users],
-    )
+    users = [int(u) for u in client.zrange(line, 0, -1)]
+    if users:
+        publish.emit("queue_progress", progress, [publish.user_room(u) for u in users])
 
 
 def queue_lengths() -> dict[int, int]:

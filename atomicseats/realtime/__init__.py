@@ -33,6 +33,11 @@ def seats_channel(prefix: str) -> str:
     return prefix + "seats"
 
 
+def users_channel(prefix: str) -> str:
+    """Per-user messages sent to many users at once, each their own part (a queue's draw: each person's place)."""
+    return prefix + "users"
+
+
 def make_token(secret_key: str, user_id: int) -> str:
     return URLSafeTimedSerializer(secret_key, salt=_SALT).dumps({"user_id": user_id})
 

@@ -8,6 +8,9 @@
 - Seat changes come on a channel of their own (``realtime.seats_channel``). Each process keeps them per event and,
   once per tick, sends every room of its own one ``seat_status`` with every seat changed in the tick: a busy sale
   costs ticks x maps messages, not holds x maps.
+- Messages for many users at once, each their own part (a queue's draw: each person's place), come on a third
+  channel (``realtime.users_channel``), a few hundred people a message; each process sends each part only to that
+  user's connections on it, as one Engine.IO packet, like every other per-user message.
 - A joining map is sent the full state straight from this process's snapshot of the event, read from PostgreSQL
   at most once per ``SNAPSHOT_SECONDS`` per event and kept current with the changes since.
 - A client that sends what is not Socket.IO, joins too often, or does not read is disconnected.
@@ -142,6 +145,11 @@ class Metrics:
             "atomicseats_realtime_dropped_clients",
             "Clients disconnected by this process, by reason (slow, join_flood, bad_input).",
             ["reason"],
+            registry=r,
+        )
+        self.user_messages = Counter(
+            "atomicseats_realtime_user_messages",
+            "Per-user messages sent from batches published for many users (a queue's draw).",
             registry=r,
         )
         self.refused = Counter(
@@ -428,11 +436,42 @@ class Hub:
                 await self.drop_eio(eio_sid, "slow")
                 return 0
             return 1
+        return await self._send_packet(eio_sid, encoded.packet)
+
+    async def _send_packet(self, eio_sid: str, eio_packet: engineio.packet.Packet) -> int:
+        """Queue one packet on a client's Engine.IO socket, unless it is not reading (then drop it); 1 if sent."""
+        socket = self.sio.eio.sockets.get(eio_sid)
+        if socket is None:
+            return 0
         if socket.queue.qsize() >= self.settings.client_queue_limit:
             await self.drop_eio(eio_sid, "slow")
             return 0
-        await self.sio.eio.send_packet(eio_sid, encoded.packet)
+        await self.sio.eio.send_packet(eio_sid, eio_packet)
         return 1
+
+    async def on_users(self, raw: bytes) -> int:
+        """A batch from ``publish.to_users``: each user's part, with the common part, to that user's sockets here.
+
+        Only the user's own room gets it: the room is entered on connect with a token signed for that user. A user
+        with no connection on this process costs one dictionary lookup.
+        """
+        rooms = self.sio.manager.rooms.get("/", {})
+        sent = 0
+        try:
+            batch = json.loads(raw)
+            event, common = str(batch["event"]), dict(batch["data"])
+            for user_id, own in batch["users"]:
+                members = rooms.get(realtime.user_room(int(user_id)))
+                if not members:
+                    continue
+                text = self.sio.packet_class(packet.EVENT, namespace="/", data=[event, {**common, **own}]).encode()
+                message = engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
+                for eio_sid in list(members.values()):
+                    sent += await self._send_packet(eio_sid, message)
+        except (ValueError, KeyError, TypeError):
+            log.warning("skipped a malformed batch of user messages: %r", raw[:200])
+        self.metrics.user_messages.inc(sent)
+        return sent
 
     def _members(self, event_id: int) -> list[tuple[str, str]]:
         return list(self.sio.manager.get_participants("/", realtime.event_room(event_id)))
@@ -467,24 +506,30 @@ class Hub:
                 log.exception("a tick failed")
 
     async def _listen_changes(self) -> None:
-        """Subscribe to the seat changes for as long as the process runs, resubscribing after a Redis outage.
+        """Subscribe to the seat changes (and the batches of user messages) for as long as the process runs,
+        resubscribing after a Redis outage.
 
         Changes published while unsubscribed are lost: every snapshot is then forgotten, and the rooms of this
-        process are sent their full state again.
+        process are sent their full state again. Lost user messages are not sent again: the pages they were for
+        ask for their state when they notice (the waiting page polls).
         """
         channel = realtime.seats_channel(self.settings.prefix)
+        users = realtime.users_channel(self.settings.prefix).encode()
         retry, first = 1.0, True
         while True:
             client = redis.asyncio.Redis.from_url(self.settings.redis_url, socket_connect_timeout=2)
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(channel)
+                    await pubsub.subscribe(channel, users)
                     retry = 1.0
                     if not first:
                         await self._resync_all()
                     first = False
                     async for message in pubsub.listen():
-                        self.on_change(message["data"])
+                        if message["channel"] == users:
+                            await self.on_users(message["data"])
+                        else:
+                            self.on_change(message["data"])
             except (redis.RedisError, OSError) as exc:
                 log.warning("seat changes unavailable (%s); resubscribing in %.0f s", exc, retry)
                 await asyncio.sleep(retry)

@@ -1,6 +1,7 @@
 /* The waiting page, kept live: the head of the line is pushed over Socket.IO (every 2 s at most); each page
-   knows its own place and works out its position. Polling GET /queue/{ticket} covers a lost connection. When
-   it is this person's turn the page reloads, and the server sends it on to the seat map with its token. */
+   knows its own place and works out its position. A page that joined before the sale opened has no place yet:
+   the draw's push brings it, to this person's own room. Polling GET /queue/{ticket} covers a lost connection.
+   When it is this person's turn the page reloads, and the server sends it on to the seat map with its token. */
 (function () {
   "use strict";
   var A = window.AtomicSeats;
@@ -10,7 +11,7 @@
   var place = Number(root.dataset.place) || null;
   var perMinute = Number(root.dataset.admitPerMinute);
   var shown = root.dataset.position;
-  var POLL_MS = 15000;
+  var POLL_MS = 15000;  // while connected: only when no push came for this long
   var POLL_DISCONNECTED_MS = 5000;
 
   function etaText(position) {
@@ -62,8 +63,10 @@
   socket.on("disconnect", function () { schedule(POLL_DISCONNECTED_MS); });
   socket.on("queue_progress", function (data) {
     if (data.event_id !== eventId) return;
+    schedule(POLL_MS);  // pushes are coming: ask only if they stop for a whole poll interval
     if (data.sold_out) { moveOn(); return; }
-    // the draw just gave this page its place: every page asks at once, so each waits a random 0-2 s first
+    if (data.place) place = data.place;  // the draw's push: this person's own place, sent to them alone
+    // no place and none pushed (the draw's push was missed): every page may ask at once, so each waits 0-2 s
     if (place === null) { setTimeout(poll, Math.random() * 2000); return; }
     if (data.head >= place) { poll(); return; }
     show(place - data.head);

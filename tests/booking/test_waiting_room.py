@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+import socketio
 from sqlalchemy import text
 
+from atomicseats import realtime
 from atomicseats.booking import checkout, waiting_room
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
 from tests.conftest import wipe_redis
+from tests.services import wait_for
 
 ARRIVALS = 2000
 
@@ -213,3 +218,75 @@ def test_redis_forgets_a_room_a_day_after_its_event_ends(app, ctx, factory, open
     forget_at_ms = int((event.ends_at + timedelta(days=1)).timestamp() * 1000)
     assert {k.decode().rsplit(":", 1)[1] for k in keys} >= {"q", "meta", "adm", "admx"}
     assert all(redis_client.pexpiretime(k) == forget_at_ms for k in keys if not k.endswith(b":push")), keys
+
+
+@contextmanager
+def _waiting_page(url: str, token: str | None) -> Iterator[tuple[socketio.Client, list[tuple[str, dict]]]]:
+    """A waiting page's connection (signed in with ``token``, or anonymous): every queue message it hears."""
+    heard: list[tuple[str, dict]] = []
+    page = socketio.Client(reconnection=False)
+    for name in ("queue_progress", "queue_admitted"):
+        page.on(name, lambda data, name=name: heard.append((name, data)))
+    page.connect(url, transports=["websocket"], auth={"token": token} if token else None, wait_timeout=10)
+    try:
+        yield page, heard
+    finally:
+        page.disconnect()
+
+
+def test_the_draw_tells_each_person_their_own_place_and_nobody_else_hears_it(
+    app, ctx, factory, opens_at, realtime_server, settings, engine_settings
+):
+    """Pages that joined before the opening learn their drawn place from a push to their own room, not by asking;
+    another account's connection (or an anonymous one) hears nobody's place. Later ticks carry only the head."""
+    engine_settings(waiting_room_push_seconds=0.1)  # the head-only push after the draw comes without a long wait
+    event = _room(factory, opens_at, rate=1)  # the draw's tick admits one; the others wait with their place
+    people = _in_line(factory, event, 3, opens_at - timedelta(minutes=5))
+    outsider = factory.user()
+    token = lambda user: realtime.make_token(settings["SECRET_KEY"], user.id)  # noqa: E731
+    with (
+        _waiting_page(realtime_server, token(people[0])) as (_, heard_0),
+        _waiting_page(realtime_server, token(people[1])) as (_, heard_1),
+        _waiting_page(realtime_server, token(people[1])) as (_, heard_1_tab),  # a second tab of the same account
+        _waiting_page(realtime_server, token(people[2])) as (_, heard_2),
+        _waiting_page(realtime_server, token(outsider)) as (outsider_page, heard_outsider),
+        _waiting_page(realtime_server, None) as (anonymous_page, heard_anonymous),
+    ):
+        now = opens_at + timedelta(seconds=1)
+        drawn = waiting_room.admit(waiting_room.room_for(event.id), now)
+        assert len(drawn.admitted) == 1
+        places = {u.id: waiting_room.join(event.id, u.id, now=now).place for u in people}
+        heard = {people[0].id: [heard_0], people[1].id: [heard_1, heard_1_tab], people[2].id: [heard_2]}
+        for user_id, pages in heard.items():
+            for page in pages:
+                if user_id in drawn.admitted:
+                    wait_for(lambda page=page: page, 10, "queue_admitted for the admitted one")
+                    assert [name for name, _ in page] == ["queue_admitted"]
+                    continue
+                wait_for(lambda page=page: page, 10, f"user {user_id}'s place")
+                assert page == [
+                    (
+                        "queue_progress",
+                        {
+                            "event_id": event.id,
+                            "head": 1,
+                            "waiting": 2,
+                            "admit_per_minute": 1,
+                            "sold_out": False,
+                            "sent_at_ms": int(now.timestamp() * 1000),
+                            "place": places[user_id],
+                        },
+                    )
+                ]
+        # The batch went out in one piece before any of it arrived; a round trip on each bystander's connection
+        # brings back anything queued for it before.
+        assert outsider_page.call("leave_event", {"event_id": event.id}, timeout=10) == {"ok": False}
+        assert anonymous_page.call("leave_event", {"event_id": event.id}, timeout=10) == {"ok": False}
+        assert heard_outsider == [] and heard_anonymous == []
+
+        waiting = [u.id for u in people if u.id not in drawn.admitted]
+        later = heard[waiting[0]][0]
+        room = waiting_room.room_for(event.id)
+        # ticks after the draw (each admits nobody: one a minute) push the head once the interval has passed
+        wait_for(lambda: waiting_room.admit(room, now + timedelta(seconds=3)) and len(later) >= 2, 10, "a later push")
+        assert later[1][0] == "queue_progress" and "place" not in later[1][1]

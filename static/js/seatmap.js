@@ -202,6 +202,29 @@
     document.getElementById("hold-selected").focus();
   }
 
+  /* A sale with a waiting room holds seats only for the person whose turn it is. The API's refusal speaks to
+     API clients (headers, endpoints); a person gets it in words, with the way to the queue, and the keyboard
+     on that link. The selection is kept for when the queue brings them back here. */
+  var TURN_TEXT = {
+    admission_token_expired: ["Your turn to choose seats has passed: it was not used in time.", "Back to the queue"],
+    admission_token_used: ["You have had your turn for this sale: it was used for a hold.", "See your turn"],
+  };
+  var NOT_YET = ["This sale has a waiting room: seats are held only for the person whose turn it is. " +
+    "Join the queue, and its page brings you back here when your turn comes.", "Join the queue"];
+
+  function sendToQueue(code) {
+    var words = TURN_TEXT[code] || NOT_YET;
+    keepSelection();
+    var link = document.createElement("a");
+    link.className = "button primary";
+    link.href = root.dataset.queueUrl;
+    link.textContent = words[1];
+    say("", false);
+    message.className = "message message-error";
+    message.append(words[0] + " ", link);
+    link.focus();
+  }
+
   function hold(body) {
     if (!signedIn) {
       keepSelection();
@@ -216,6 +239,7 @@
         say("You already hold seats for this event; taking you to that checkout.");
         return goToCheckout(error.details.hold_id);
       }
+      if (error && error.code.indexOf("admission_") === 0 && root.dataset.queueUrl) return sendToQueue(error.code);
       if (error && error.code === "seats_unavailable" && error.details.unavailable_seat_ids.length) {
         var labels = error.details.unavailable_seat_ids.map(function (id) {
           var s = seats.get(id);

@@ -59,8 +59,11 @@ class Statement:
         self.execute = f"EXECUTE {name}({', '.join(f'%({n})s' for n in names)})" if names else f"EXECUTE {name}"
 
 
-def rows(session: Session | scoped_session, statement: Statement, params: dict[str, Any]) -> list[NamedTuple]:
-    """Every row of ``sql``, as named tuples; the session's transaction begins here if it has not yet.
+def rows(
+    session: Session | scoped_session, statement: Statement, params: dict[str, Any], *, named: bool = True
+) -> list[NamedTuple] | list[tuple]:
+    """Every row of ``sql``, as named tuples (plain tuples with ``named=False``, for a statement that returns
+    thousands of rows the caller turns into its own tuples); the session's transaction begins here if it has not yet.
 
     A connection that died under the statement is never handed out again: the pool is replaced (the others
     of its generation are most likely dead too, as after a PostgreSQL restart). If the statement was the
@@ -72,13 +75,13 @@ def rows(session: Session | scoped_session, statement: Statement, params: dict[s
     # No transaction yet (Session.add begins one too): a rollback and a second run lose nothing.
     first_of_transaction = not session.in_transaction()
     try:
-        return _execute(session, statement, params)
+        return _execute(session, statement, params, named)
     except _Disconnected as gone:
         if not first_of_transaction:
             raise gone.error from None
     session.rollback()
     try:
-        return _execute(session, statement, params)
+        return _execute(session, statement, params, named)
     except _Disconnected as gone:
         raise gone.error from None
 
@@ -88,13 +91,13 @@ def first(session: Session | scoped_session, statement: Statement, params: dict[
     return found[0] if found else None
 
 
-def _execute(session: Session, statement: Statement, params: dict[str, Any]) -> list[NamedTuple]:
+def _execute(session: Session, statement: Statement, params: dict[str, Any], named: bool = True) -> list[Any]:
     connection = session.connection()
     pooled = connection.connection
     raw = pooled.dbapi_connection
     prepared = pooled.info.setdefault("prepared_statements", set())
     try:
-        with raw.cursor(cursor_factory=NamedTupleCursor) as cursor:
+        with raw.cursor(cursor_factory=NamedTupleCursor if named else None) as cursor:
             if statement.name not in prepared:
                 cursor.execute(statement.prepare)
                 prepared.add(statement.name)

@@ -339,9 +339,9 @@ class NoBlock(Conflict):
     (unlike a chosen block that another hold took first, which is worth a second choice)."""
 
 
-# Every seat of the event as best available weighs it, in SeatState's order. Through dbapi: it returns
-# thousands of rows on each best-available request of a sale, and SQLAlchemy's row processing of them cost
-# more CPU than the choice itself.
+# Every seat of the event as best available weighs it, in SeatState's order. Through dbapi, as plain tuples: it
+# returns every seat of the event on each best-available request of a sale, and SQLAlchemy's row processing (or
+# a named tuple per row made only to be copied into a SeatState) cost more CPU than the choice itself.
 _SEAT_STATES = dbapi.Statement(
     "best_available_seats",
     """
@@ -354,7 +354,7 @@ _SEAT_STATES = dbapi.Statement(
 
 
 def _best_available(session: Session, event_id: int, quantity: int, spec: HoldRequest, now: datetime) -> list[int]:
-    rows = dbapi.rows(session, _SEAT_STATES, {"e": event_id, "now": now})
+    rows = dbapi.rows(session, _SEAT_STATES, {"e": event_id, "now": now}, named=False)
     block = choose_block(map(SeatState._make, rows), quantity, prefer=spec.prefer, accessible=spec.accessible)
     if block is None:
         raise NoBlock(

@@ -47,8 +47,13 @@ def choose_block(
     ordered = sorted(seats, key=lambda s: (s.section_position, s.row_y, s.number))
     best_key: tuple | None = None
     best_ids: list[int] | None = None
-    for (_, _), row_iter in groupby(ordered, key=lambda s: (s.section_position, s.row_y)):
+    for (_, row_y), row_iter in groupby(ordered, key=lambda s: (s.section_position, s.row_y)):
         row = list(row_iter)
+        # The smallest key any block of this row could have: if the best so far is no larger, skip the row. In a
+        # map with seats left, the first good row ends the search; weighing every block of every row made best
+        # available cost more than the rest of a hold request.
+        if best_key is not None and best_key <= (False, 0, min(_section_rank(s, prefer) for s in row), 0, row_y):
+            continue
         centre = (row[0].x + row[-1].x) / 2
         for run in _free_runs(row, accessible):
             length = len(run)
@@ -58,11 +63,7 @@ def choose_block(
                     continue
                 stranded = (start == 1) + (length - quantity - start == 1)
                 first = window[0]
-                section_rank = (
-                    (first.price_cents, first.section_position)
-                    if prefer == "cheapest"
-                    else (first.section_position, -first.price_cents)
-                )
+                section_rank = _section_rank(first, prefer)
                 middle = (window[0].x + window[-1].x) / 2
                 restricted = sum(s.kind == "restricted_view" for s in window)
                 wheelchairs = sum(s.kind == "accessible" for s in window)
@@ -78,6 +79,12 @@ def choose_block(
                 if best_key is None or key < best_key:
                     best_key, best_ids = key, [s.id for s in window]
     return best_ids
+
+
+def _section_rank(seat: SeatState, prefer: Preference) -> tuple[int, int]:
+    if prefer == "cheapest":
+        return (seat.price_cents, seat.section_position)
+    return (seat.section_position, -seat.price_cents)
 
 
 def _free_runs(row: list[SeatState], accessible: bool) -> Iterable[list[SeatState]]:

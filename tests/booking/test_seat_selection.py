@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from atomicseats.booking.seat_selection import SeatState, choose_block
+import itertools
+import random
+
+from atomicseats.booking.seat_selection import ACCESSIBLE_KINDS, SeatState, _wheelchair_with_companion, choose_block
 
 
 def row(section: int, y: int, free: str, price: int = 1000, kinds: dict[int, str] | None = None) -> list[SeatState]:
@@ -91,3 +94,79 @@ def test_accessible_prefers_the_first_section_like_any_request():
     kinds = {1: WHEELCHAIR, 2: COMPANION}
     seats = row(1, 5, "..", kinds=kinds) + row(0, 0, "..", kinds=kinds)
     assert choose_block(seats, 2, accessible=True)[0] // 1000 == 0
+
+
+def every_block_ranked(seats: list[SeatState], quantity: int, prefer: str, accessible: bool) -> list[int] | None:
+    """The ranking of choose_block's docstring applied to every block of the map, none skipped."""
+    ranked = []
+    rows: dict[tuple[int, int], list[SeatState]] = {}
+    for seat in sorted(seats, key=lambda s: (s.section_position, s.row_y, s.number)):
+        rows.setdefault((seat.section_position, seat.row_y), []).append(seat)
+    for row in rows.values():
+        centre = (row[0].x + row[-1].x) / 2
+        for start in range(len(row) - quantity + 1):
+            window = row[start : start + quantity]
+            eligible = all(s.free and (s.kind in ACCESSIBLE_KINDS) == accessible for s in window)
+            if not eligible or any(b.number != a.number + 1 for a, b in itertools.pairwise(window)):
+                continue
+            kinds = [s.kind for s in window]
+            if accessible and not _wheelchair_with_companion(window):
+                continue
+            before = row[start - 1] if start > 0 else None
+            after = row[start + quantity] if start + quantity < len(row) else None
+            usable = [n for n in (before, after) if n and n.free and (n.kind in ACCESSIBLE_KINDS) == accessible]
+            stranded = any(
+                (n is before and (start < 2 or not _usable(row[start - 2], accessible)))
+                or (
+                    n is after
+                    and (start + quantity + 1 >= len(row) or not _usable(row[start + quantity + 1], accessible))
+                )
+                for n in usable
+            )
+            first = window[0]
+            rank = (
+                (first.price_cents, first.section_position)
+                if prefer == "cheapest"
+                else (first.section_position, -first.price_cents)
+            )
+            key = (
+                stranded,
+                kinds.count("accessible"),
+                rank,
+                kinds.count("restricted_view"),
+                first.row_y,
+                abs((window[0].x + window[-1].x) / 2 - centre),
+                first.number,
+            )
+            ranked.append((key, [s.id for s in window]))
+    return min(ranked)[1] if ranked else None
+
+
+def _usable(seat: SeatState, accessible: bool) -> bool:
+    return seat.free and (seat.kind in ACCESSIBLE_KINDS) == accessible
+
+
+def test_the_rows_it_skips_never_hold_a_better_block():
+    """choose_block skips rows that cannot beat the best block found so far; on random maps it still picks the block
+    that ranks first among all of them."""
+    rng = random.Random(17)
+    kinds = ["standard"] * 12 + ["restricted_view", "accessible", "companion"]
+    for _ in range(400):
+        prices = {section: rng.choice([1000, 2000, 3000]) for section in range(3)}
+        seats = [
+            SeatState(
+                section * 1000 + y * 100 + n, section, prices[section], y, n, n, rng.choice(kinds), rng.random() < 0.5
+            )
+            for section in range(3)
+            for y in range(rng.randint(1, 4))
+            for n in range(1, rng.randint(2, 12))
+        ]
+        for quantity, prefer, accessible in (
+            (1, "best", False),
+            (2, "best", False),
+            (3, "cheapest", False),
+            (2, "best", True),
+        ):
+            assert choose_block(seats, quantity, prefer, accessible) == every_block_ranked(
+                seats, quantity, prefer, accessible
+            )

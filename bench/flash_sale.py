@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -731,7 +732,8 @@ def confirm_hops(stack: SaleStack, event_id: int) -> dict[str, list[float]]:
     ``relay picked it``: the 202 until the relay's transaction took the outbox row; ``to RQ``: Kafka, the
     dispatcher and its batch, until the job was enqueued; ``in the queue``: until a worker started the job;
     ``in the job``: until this booking was confirmed (a batch confirms its bookings in turn). Bookings whose
-    job is gone (a re-drive confirmed them) are left out.
+    job is gone (a re-drive confirmed them) are left out. ``relay round``: the time from one relay transaction
+    to the next (each stamps all the rows it sends with its start).
     """
     with stack_connect(stack) as conn, conn.cursor() as cur:
         cur.execute(
@@ -749,12 +751,15 @@ def confirm_hops(stack: SaleStack, event_id: int) -> dict[str, list[float]]:
             pipe.hmget(b"rq:job:" + (job_id or b"none"), "enqueued_at", "started_at")
         stamps = pipe.execute()
     hops: dict[str, list[float]] = {"relay picked it": [], "to RQ": [], "in the queue": [], "in the job": []}
+    # One relay transaction stamps all its rows with one sent_at: the gaps between stamps are its rounds.
+    rounds = sorted({float(r[2]) for r in rows if r[2] is not None})
+    hops["relay round"] = [(b - a) * 1000 for a, b in itertools.pairwise(rounds)]
     for (_, created, sent, confirmed), (enqueued, started) in zip(rows, stamps, strict=True):
         if not (enqueued and started and sent):
             continue
         enqueued_s, started_s = (_rq_time(enqueued), _rq_time(started))
         for name, ms in zip(
-            hops,
+            list(hops)[:4],
             (float(sent - created), enqueued_s - float(sent), started_s - enqueued_s, float(confirmed) - started_s),
             strict=True,
         ):
@@ -797,7 +802,7 @@ def report(
     for line in (tally.unanswered + tally.bad_5xx + tally.crashed)[:5]:
         print(f"    e.g. {line}")
     hops = result.pop("confirm_hops")
-    counted = len(next(iter(hops.values())))
+    counted = len(hops["in the job"])
     print(f"  202->confirmed by hop, p50 / p99 (server, {counted} bookings):")
     for name, values in hops.items():
         print(f"    {name:22} {percentile(values, 50):8.1f} / {percentile(values, 99):.1f} ms")

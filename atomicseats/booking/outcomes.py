@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import redis
 
+from atomicseats import turns
 from atomicseats.extensions import booking_ext, redis_ext
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,11 @@ class Waiters:
         self._count = 0
         self._listener: threading.Thread | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Requests of this process waiting now."""
+        return self._count
+
     def wait(self, booking_id: str, timeout: float, is_final: Callable[[], bool]) -> bool:
         """Wait up to ``timeout`` s until the booking is final; ``is_final`` reads it (after registering)."""
         woken = threading.Event()
@@ -62,7 +68,8 @@ class Waiters:
         try:
             if is_final():
                 return True
-            woken.wait(timeout)
+            with turns.set_aside():  # only waiting: another request may run meanwhile
+                woken.wait(timeout)
             return is_final()
         finally:
             with self._lock:

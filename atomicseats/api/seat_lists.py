@@ -14,8 +14,9 @@ docs/decisions/0027-seat-lists-kept-per-process.md.
   never becomes a draft again once published, and a published, ended or cancelled event is visible to
   everyone, so a kept answer is the same for every caller. Each use still checks the event as it was read
   (``may_see``), and the caller's token is checked on every request as before.
-- **One read per event at a time.** When a copy is too old, one request reads again while the others for the
-  same event wait for its copy, instead of all of them reading the same seats at once.
+- **No waiting for another request's read.** When a copy is too old, each request that finds it so reads again
+  (a few at once when a copy expires under load). Waiting for one reader deadlocked: a request that waits may
+  hold a pooled connection (from its token's lookup), and the reader needs one.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class SeatListCache:
         self.max_age = max_age
         self.clock = clock
         self._kept: dict[int, SeatList] = {}
-        self._reading: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def fresh(self, event_id: int) -> SeatList | None:
@@ -60,19 +60,16 @@ class SeatListCache:
             return kept
         return None
 
-    def reading(self, event_id: int) -> threading.Lock:
-        """The lock one reader of the event holds while the others wait for its copy."""
-        with self._guard:
-            return self._reading.setdefault(event_id, threading.Lock())
-
     def keep(self, event_id: int, seat_list: SeatList) -> None:
-        """Keep a copy, and drop the copies too old to be used (so a process holds only the events read lately)."""
+        """Keep a copy unless a younger one is kept, and drop the copies too old to be used (so a process holds
+        only the events read lately)."""
         with self._guard:
             now = self.clock()
             for stale in [e for e, k in self._kept.items() if now - k.read_at >= self.max_age]:
                 del self._kept[stale]
-                self._reading.pop(stale, None)
-            self._kept[event_id] = seat_list
+            kept = self._kept.get(event_id)
+            if kept is None or kept.read_at <= seat_list.read_at:
+                self._kept[event_id] = seat_list
 
 
 def cache() -> SeatListCache:
@@ -90,14 +87,10 @@ def seat_list(event_id: int, user: User | None) -> Response:
         return _answer(_read(event_id, user, 0.0).body)
     kept = kept_lists.fresh(event_id)
     if kept is None:
-        with kept_lists.reading(event_id):
-            kept = kept_lists.fresh(event_id)  # read by the request this one waited for
-            if kept is None:
-                read = _read(event_id, user, kept_lists.clock())
-                if read.status == "draft":
-                    return _answer(read.body)
-                kept_lists.keep(event_id, read)
-                kept = read
+        kept = _read(event_id, user, kept_lists.clock())
+        if kept.status == "draft":
+            return _answer(kept.body)
+        kept_lists.keep(event_id, kept)
     if not may_see(kept, user):  # never true for what is kept; checked so that it can never be served wrongly
         return _answer(_read(event_id, user, 0.0).body)
     return _answer(kept.body)

@@ -3,6 +3,7 @@ same bytes as a fresh read, and never an answer for a caller who may not see the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ from atomicseats.booking import checkout as checkout_engine
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
 from tests.pipeline.helpers import checkout, hold
+from tests.services import wait_for
 
 MAX_AGE = 1.0
 
@@ -135,3 +137,35 @@ def test_the_cache_drops_copies_too_old_to_use(clock):
     assert cache.fresh(1) is None
     cache.keep(2, SeatList(b"2", "on_sale", 1, clock.now))
     assert set(cache._kept) == {2} and cache.fresh(2).body == b"2"
+
+
+def test_a_request_never_waits_for_another_requests_read(api, factory, app, clock, monkeypatch):
+    """A waiter may hold the pooled connection the reader needs (its token's lookup takes one): it must read
+    itself instead of waiting."""
+    event = factory.event()
+    first_reading, release_first = threading.Event(), threading.Event()
+    read = availability.seats
+
+    def seats(session, event_id, now):
+        if not first_reading.is_set():
+            first_reading.set()
+            assert release_first.wait(30), "the second request was never answered"
+        return read(session, event_id, now)
+
+    monkeypatch.setattr(availability, "seats", seats)
+    answers: list[int] = []
+
+    def get() -> None:
+        answers.append(app.test_client().get(f"/api/v1/events/{event.id}/seats").status_code)
+
+    first, second = threading.Thread(target=get), threading.Thread(target=get)
+    first.start()
+    try:
+        wait_for(first_reading.is_set, 10, "the first request to read the seats")
+        second.start()
+        wait_for(lambda: answers == [200], 10, "the second answer while the first request still reads")
+    finally:
+        release_first.set()
+        first.join(30)
+        second.join(30)
+    assert answers == [200, 200]

@@ -20,7 +20,6 @@ from atomicseats.extensions import (
     migrate,
     redis_ext,
 )
-from atomicseats.turns import Turns
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,8 +40,6 @@ def create_app(config_class: type[Config] | None = None, overrides: dict[str, An
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
-    if app.config["WEB_RUNNING_REQUESTS"] > 0:
-        app.wsgi_app = Turns(app.wsgi_app, app.config["WEB_RUNNING_REQUESTS"])
     return app
 
 

@@ -128,9 +128,6 @@ class Config:
     # Seconds between email retries; after the last one the message goes to the dead-letter list.
     EMAIL_RETRY_INTERVALS = os.environ.get("EMAIL_RETRY_INTERVALS", "5,30,120")
     RQ_JOB_TIMEOUT = _int("RQ_JOB_TIMEOUT", 60)
-    # Requests of one web worker that run at once; the others wait for a turn first (atomicseats/turns.py);
-    # 0: no limit.
-    WEB_RUNNING_REQUESTS = _int("WEB_RUNNING_REQUESTS", 8)
     # Requests of one web process that may wait in GET /bookings/{id}?wait=N at once (each holds a thread);
     # past this, such a poll is answered at once.
     BOOKING_WAIT_MAX_WAITERS = _int("BOOKING_WAIT_MAX_WAITERS", 50)

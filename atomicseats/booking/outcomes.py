@@ -20,7 +20,6 @@ from collections.abc import Callable
 
 import redis
 
-from atomicseats import turns
 from atomicseats.extensions import booking_ext, redis_ext
 
 log = logging.getLogger(__name__)
@@ -51,11 +50,6 @@ class Waiters:
         self._count = 0
         self._listener: threading.Thread | None = None
 
-    @property
-    def waiting(self) -> int:
-        """Requests of this process waiting now."""
-        return self._count
-
     def wait(self, booking_id: str, timeout: float, is_final: Callable[[], bool]) -> bool:
         """Wait up to ``timeout`` s until the booking is final; ``is_final`` reads it (after registering)."""
         woken = threading.Event()
@@ -68,8 +62,7 @@ class Waiters:
         try:
             if is_final():
                 return True
-            with turns.set_aside():  # only waiting: another request may run meanwhile
-                woken.wait(timeout)
+            woken.wait(timeout)
             return is_final()
         finally:
             with self._lock:

@@ -47,7 +47,7 @@ _app_lock = threading.Lock()
 
 def worker_app() -> Flask:
     """The worker process's app, created on first use and kept: workers run ``worker.AppWorker`` (a
-    ``SimpleWorker``: one process), which builds it when it starts."""
+    ``SimpleWorker``: one process), which builds it before it waits for its first job."""
     global _app
     with _app_lock:
         if _app is None:

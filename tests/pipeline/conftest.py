@@ -103,6 +103,18 @@ class Pipeline:
         return "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in (self.dispatcher, *self.workers, self.scheduler) if p)
 
 
+@pytest.fixture
+def own_workers(pipeline: Pipeline, redis_client) -> Iterator[Pipeline]:
+    """The pipeline with no worker, for the test to start its own (jobs wait in their queues meanwhile); one
+    ordinary worker again afterwards."""
+    for worker in list(pipeline.workers):
+        pipeline.stop_worker(redis_client, worker)
+    yield pipeline
+    for worker in list(pipeline.workers):
+        pipeline.stop_worker(redis_client, worker)
+    pipeline.start_worker()
+
+
 @pytest.fixture(autouse=True)
 def _clean_dead_letters(app) -> Iterator[None]:
     yield

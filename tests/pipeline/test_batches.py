@@ -9,32 +9,18 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 from rq.job import Job
 
 from atomicseats.pipeline import jobs
-from tests.pipeline.conftest import Pipeline
 from tests.pipeline.helpers import audit, checkout, hold, query, wait_final
 from tests.services import wait_for
 
 BUYERS = 8
 
 
-@pytest.fixture
-def no_workers(pipeline: Pipeline, redis_client) -> Iterator[Pipeline]:
-    """The pipeline with its workers stopped, so that jobs wait in their queues; one worker again afterwards."""
-    for worker in list(pipeline.workers):
-        pipeline.stop_worker(redis_client, worker)
-    yield pipeline
-    for worker in list(pipeline.workers):
-        pipeline.stop_worker(redis_client, worker)
-    pipeline.start_worker()
-
-
 def test_while_a_job_waits_the_next_bookings_and_emails_share_jobs_and_each_ends_confirmed_with_one_email(
-    api, factory, no_workers, app, redis_client, mailbox
+    api, factory, own_workers, app, redis_client, mailbox
 ):
     event = factory.event()
     seats = factory.seat_ids(event.id)
@@ -62,9 +48,9 @@ def test_while_a_job_waits_the_next_bookings_and_emails_share_jobs_and_each_ends
     assert Counter(marks) == carried  # each job carries exactly the bookings marked with its id
     assert len(carried) < BUYERS and max(carried.values()) > 1  # fewer jobs than bookings: some were batched
 
-    no_workers.start_worker()
+    own_workers.start_worker()
     for i, booking in bookings.items():
-        assert wait_final(clients[i], booking["id"], pipeline=no_workers)["status"] == "confirmed"
+        assert wait_final(clients[i], booking["id"], pipeline=own_workers)["status"] == "confirmed"
     for user in users:
         [email] = mailbox.wait_for(user.email)
         assert "confirmed" in email["Subject"]

@@ -7,28 +7,15 @@ re-drive, trusting that status, waited for it forever: a confirmed booking never
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from rq.job import Job
 from rq.queue import Queue
 
-from tests.pipeline.conftest import REDRIVE_AFTER_SECONDS, Pipeline
+from tests.pipeline.conftest import REDRIVE_AFTER_SECONDS
 from tests.pipeline.helpers import checkout, hold, query, wait_final
 from tests.services import wait_for
 
 STALLING_WORKER = "tests.pipeline.stalling_worker.StallingWorker"
-
-
-@pytest.fixture
-def own_workers(pipeline: Pipeline, redis_client) -> Iterator[Pipeline]:
-    """The pipeline with no worker, for the test to start its own; one ordinary worker again afterwards."""
-    for worker in list(pipeline.workers):
-        pipeline.stop_worker(redis_client, worker)
-    yield pipeline
-    for worker in list(pipeline.workers):
-        pipeline.stop_worker(redis_client, worker)
-    pipeline.start_worker()
 
 
 @pytest.mark.parametrize(

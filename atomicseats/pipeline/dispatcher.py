@@ -105,7 +105,7 @@ def _consumer() -> Any:
 def _rewind_to_committed(consumer: Any) -> None:
     """Kafka came back after an outage, perhaps as a new empty broker whose offsets restart at 0: go back to
     the committed offsets (or the beginning, when the broker has none), not on from remembered positions.
-    Replayed messages are harmless: their jobs exist already."""
+    Replayed messages are harmless: their dispatch marks are in Redis already."""
     for tp in consumer.assignment():
         committed = consumer.committed(tp)
         if committed is None:

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 BOOKINGS_QUEUE = "bookings"
 NOTIFICATIONS_QUEUE = "notifications"
 
-DISPATCHED_TTL_SECONDS = 7 * 24 * 3600  # as long as RQ keeps a failed job
+FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600  # how long RQ keeps a failed job, and a dispatch mark as long
 
 _app: Flask | None = None
 _app_lock = threading.Lock()
@@ -212,20 +212,17 @@ def queue(name: str) -> Queue:
     return Queue(current_app.config["REDIS_PREFIX"] + name, connection=redis_ext.client)
 
 
+def _job_options() -> dict[str, Any]:
+    """What every job of ours is enqueued with: its time limit, and how long RQ keeps its result or failure."""
+    return {"timeout": current_app.config["RQ_JOB_TIMEOUT"], "result_ttl": 3600, "failure_ttl": FAILED_JOB_TTL_SECONDS}
+
+
 def _enqueue_once(queue_name: str, job_id: str, func: Any, *args: Any, **options: Any) -> bool:
     """Enqueue unless a job with this id exists (queued, running or done): a redelivery adds nothing."""
     q = queue(queue_name)
     if Job.exists(job_id, connection=q.connection):
         return False
-    q.enqueue(
-        func,
-        *args,
-        job_id=job_id,
-        job_timeout=current_app.config["RQ_JOB_TIMEOUT"],
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
-        **options,
-    )
+    q.enqueue_call(func, args=args, job_id=job_id, **_job_options(), **options)
     return True
 
 
@@ -239,9 +236,7 @@ def dispatched_job(subject: str) -> str | None:
     return job_id.decode() if job_id is not None else None
 
 
-def _enqueue_batch(
-    queue_name: str, prefix: str, func: Any, items: list[tuple[str, tuple[Any, ...]]], **options: Any
-) -> int:
+def _enqueue_batch(queue_name: str, prefix: str, func: Any, items: list[tuple[str, tuple[Any, ...]]]) -> int:
     """Enqueue one job for the ``(subject, args)`` items not dispatched before; returns how many it carries.
 
     The job and the marks of its subjects are written in one MULTI/EXEC: after a crash either both are in
@@ -255,17 +250,10 @@ def _enqueue_batch(
     job_id = f"{prefix}-{fresh[0][0]}" + (f"-and-{len(fresh) - 1}" if len(fresh) > 1 else "")
     with redis_ext.client.pipeline(transaction=True) as pipe:
         queue(queue_name).enqueue_call(
-            func,
-            args=([args for _, args in fresh],),
-            job_id=job_id,
-            timeout=current_app.config["RQ_JOB_TIMEOUT"],
-            result_ttl=3600,
-            failure_ttl=DISPATCHED_TTL_SECONDS,
-            pipeline=pipe,
-            **options,
+            func, args=([args for _, args in fresh],), job_id=job_id, pipeline=pipe, **_job_options()
         )
         for subject, _ in fresh:
-            pipe.set(_dispatched_key(subject), job_id, ex=DISPATCHED_TTL_SECONDS)
+            pipe.set(_dispatched_key(subject), job_id, ex=FAILED_JOB_TTL_SECONDS)
         pipe.execute()
     return len(fresh)
 

@@ -40,4 +40,8 @@ def test_concurrent_retries_of_a_declined_hold_make_exactly_one_booking_that_has
             text("SELECT status, count(*) FROM bookings WHERE hold_id = :h GROUP BY status"), {"h": held["id"]}
         ).all()
         db.session.remove()
-    assert dict(rows) == {"failed": 1, "pending": 1}
+    # The one accepted retry is pending, or already confirmed when an earlier test of the run left the
+    # pipeline (tests/conftest.py's shared stack) running: either way exactly one booking has not failed.
+    statuses = dict(rows)
+    assert statuses.pop("failed") == 1
+    assert statuses in ({"pending": 1}, {"confirmed": 1}), statuses

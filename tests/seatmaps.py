@@ -33,6 +33,23 @@ def joined_seat_map(
         seat_map.disconnect()
 
 
+@contextmanager
+def user_page(
+    url: str, token: str | None, events: tuple[str, ...] = ("queue_progress", "queue_admitted")
+) -> Iterator[tuple[socketio.Client, list[tuple[str, dict]]]]:
+    """A page's connection to ``url`` (signed in with ``token``, or anonymous): every message of ``events`` it
+    hears, in order, as ``(event, data)``."""
+    heard: list[tuple[str, dict]] = []
+    page = socketio.Client(reconnection=False)
+    for name in events:
+        page.on(name, lambda data, name=name: heard.append((name, data)))
+    page.connect(url, transports=["websocket"], auth={"token": token} if token else None, wait_timeout=10)
+    try:
+        yield page, heard
+    finally:
+        page.disconnect()
+
+
 def drain(updates: queue.Queue[dict]) -> list[dict]:
     out = []
     while not updates.empty():

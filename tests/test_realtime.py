@@ -17,7 +17,7 @@ import websocket
 
 from atomicseats import realtime
 from tests.factories import LiveApi, reserved_sections
-from tests.seatmaps import Crowd, drain, joined_seat_map
+from tests.seatmaps import Crowd, drain, joined_seat_map, user_page
 from tests.services import Process, free_port, procfile_command, start_realtime, wait_for, wait_healthy
 
 
@@ -204,6 +204,20 @@ def small_queue_realtime(server_env: dict[str, str], run_dir: Path, app) -> Iter
     proc.stop()
 
 
+def never_reading_socket(realtime_server: str, token: str | None = None) -> websocket.WebSocket:
+    """A Socket.IO connection by hand (signed in with ``token``) with a small receive buffer, which the test then
+    never reads: what a client that does not keep up looks like to the server."""
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", int(realtime_server.rsplit(":", 1)[1])))
+    ws = websocket.WebSocket()
+    ws.connect(realtime_server.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", socket=slow)
+    ws.recv()
+    ws.send("40" + (json.dumps({"token": token}) if token else ""))
+    assert ws.recv().startswith("40")
+    return ws
+
+
 def test_a_client_that_never_reads_is_disconnected_and_the_server_goes_on(
     small_queue_realtime, factory, settings
 ) -> None:
@@ -211,14 +225,7 @@ def test_a_client_that_never_reads_is_disconnected_and_the_server_goes_on(
     the client is dropped, so it holds no more memory than that (plus the kernel's socket buffers)."""
     realtime_server = small_queue_realtime
     event = factory.event()
-    slow = socket.socket()
-    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    slow.connect(("127.0.0.1", int(realtime_server.rsplit(":", 1)[1])))
-    ws = websocket.WebSocket()
-    ws.connect(realtime_server.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", socket=slow)
-    ws.recv()
-    ws.send("40")
-    ws.recv()
+    ws = never_reading_socket(realtime_server)
     ws.send("42" + json.dumps(["join_event", {"event_id": event.id}]))
     publisher = redis.Redis.from_url(settings["REDIS_URL"])
     channel = realtime.seats_channel(settings["REDIS_PREFIX"])
@@ -238,6 +245,46 @@ def test_a_client_that_never_reads_is_disconnected_and_the_server_goes_on(
         with joined_seat_map(realtime_server, event.id) as (_, _, updates):
             publisher.publish(channel, json.dumps({"event_id": event.id, "seats": [{"id": -1, "status": "booked"}]}))
             assert {"id": -1, "status": "booked"} in updates.get(timeout=10)["seats"]
+    finally:
+        ws.shutdown()
+        publisher.close()
+
+
+def test_a_user_who_never_reads_the_queue_pushes_is_dropped_and_the_others_in_line_still_get_them(
+    small_queue_realtime, factory, settings
+) -> None:
+    """A message for everyone in a queue (``publish.to_each``) is written to each recipient's connection; one that
+    does not read is dropped past REALTIME_CLIENT_QUEUE_LIMIT, while everyone else in the same messages gets all."""
+    realtime_server = small_queue_realtime
+    slow_user, reader_user = factory.user(), factory.user()
+    ws = never_reading_socket(realtime_server, realtime.make_token(settings["SECRET_KEY"], slow_user.id))
+    reader_token = realtime.make_token(settings["SECRET_KEY"], reader_user.id)
+    publisher = redis.Redis.from_url(settings["REDIS_URL"])
+    channel = realtime.users_channel(settings["REDIS_PREFIX"])
+    sent = 0
+
+    def push() -> None:
+        nonlocal sent
+        sent += 1
+        # big (the realtime process forwards what it is given), so that the kernel's buffers fill fast
+        data = {"event_id": 1, "head": sent, "padding": "x" * 200_000}
+        publisher.publish(
+            channel, json.dumps({"event": "queue_progress", "data": data, "to": [slow_user.id, reader_user.id]})
+        )
+
+    try:
+        with user_page(realtime_server, reader_token, ("queue_progress",)) as (_, heard):
+
+            def slow_one_dropped() -> bool:
+                push()
+                return metric(realtime_server, 'atomicseats_realtime_dropped_clients_total{reason="slow"}') >= 1
+
+            wait_for(slow_one_dropped, 40, "the client that never reads to be dropped", interval=0.2)
+            wait_for(lambda: metric(realtime_server, "atomicseats_realtime_connections") == 1, 10, "the slow one gone")
+            push()
+            wait_for(lambda: len(heard) == sent, 10, "every push at the client that reads")
+            assert [data["head"] for _, data in heard] == list(range(1, sent + 1))
+            assert metric(realtime_server, "atomicseats_realtime_user_messages_total") >= sent
     finally:
         ws.shutdown()
         publisher.close()
@@ -269,11 +316,12 @@ def test_a_process_at_realtime_max_connections_refuses_the_next_client(
         proc.stop()
 
 
-def test_under_another_websocket_implementation_engineio_sends_the_seat_changes(
+def test_under_another_websocket_implementation_engineio_sends_the_seat_changes_and_the_queue_pushes(
     server_env: dict[str, str], run_dir: Path, app, factory, settings
 ) -> None:
-    """Seat changes are written as frames to uvicorn's websockets-sansio connections (the Procfile's ``--ws``);
-    where the connection is something else, Engine.IO sends them, and the maps still get them."""
+    """Seat changes and the users channel's messages are written as frames to uvicorn's websockets-sansio
+    connections (the Procfile's ``--ws``); where the connection is something else, Engine.IO sends them, and the
+    maps and waiting pages still get them."""
     log_dir = run_dir / "realtime-wsproto"
     log_dir.mkdir(exist_ok=True)
     port = free_port()
@@ -291,6 +339,14 @@ def test_under_another_websocket_implementation_engineio_sends_the_seat_changes(
             change = {"event_id": event.id, "seats": [{"id": seat, "status": "held"}], "availability": None}
             publisher.publish(realtime.seats_channel(settings["REDIS_PREFIX"]), json.dumps(change))
             assert {"id": seat, "status": "held"} in updates.get(timeout=10)["seats"]
+        user = factory.user()
+        with user_page(url, realtime.make_token(settings["SECRET_KEY"], user.id)) as (_, heard):
+            users = realtime.users_channel(settings["REDIS_PREFIX"])
+            draw = {"event": "queue_progress", "data": {"head": 0}, "users": [[user.id, {"place": 7}]]}
+            publisher.publish(users, json.dumps(draw))
+            publisher.publish(users, json.dumps({"event": "queue_progress", "data": {"head": 1}, "to": [user.id]}))
+            wait_for(lambda: len(heard) == 2, 10, "the draw's push and the head push")
+            assert heard == [("queue_progress", {"head": 0, "place": 7}), ("queue_progress", {"head": 1})]
     finally:
         publisher.close()
         proc.stop()

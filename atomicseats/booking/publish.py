@@ -29,13 +29,14 @@ __all__ = [
     "emit",
     "event_room",
     "seat_status",
+    "to_each",
     "to_user",
     "to_users",
     "user_room",
 ]
 
-# People per message of :func:`to_users`: a realtime process handles one message without yielding its loop, so
-# a draw of thousands is cut into pieces that each take it a few milliseconds.
+# People per message of :func:`to_users` and :func:`to_each`: a realtime process handles one message without
+# yielding its loop, so a message to thousands is cut into pieces that each take it a few milliseconds.
 USERS_PER_MESSAGE = 500
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,26 @@ def to_users(event: str, common: dict[str, Any], own: dict[int, dict[str, Any]])
     manager.publish_users(
         [
             {"event": event, "data": common, "users": people[i : i + USERS_PER_MESSAGE]}
+            for i in range(0, len(people), USERS_PER_MESSAGE)
+        ]
+    )
+
+
+def to_each(event: str, data: dict[str, Any], user_ids: Iterable[int]) -> None:
+    """Send every user in ``user_ids`` the same message ``event``, to their own room only.
+
+    For one message to everyone in a queue (where the head of the line is, every few seconds). Addressed to
+    thousands of rooms through the Socket.IO queue, each realtime process would build and queue the packet once per
+    recipient; here the ids go in a few messages on the users channel and each realtime process makes the
+    WebSocket frame once and writes it to each of those users' connections on it.
+    """
+    manager = _manager()
+    people = list(user_ids)
+    if manager is None or not people:
+        return
+    manager.publish_users(
+        [
+            {"event": event, "data": data, "to": people[i : i + USERS_PER_MESSAGE]}
             for i in range(0, len(people), USERS_PER_MESSAGE)
         ]
     )

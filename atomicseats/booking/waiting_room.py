@@ -547,10 +547,11 @@ def _sold_out(event_id: int, now: datetime) -> bool:
 def _announce(room: Room, result: TickResult, now: datetime, drawn: bool = False) -> None:
     """Tell everyone in line where the head is, at most every WAITING_ROOM_PUSH_SECONDS (sold out: at once).
 
-    One message addressed to every waiting person's room: each page knows its own place and works out its
-    position, so the cost is one Redis publish per room and tick, not one per person. The tick that first sees
-    the draw instead tells each person in line their own place, at once: a page that joined the pre-queue has
-    no place yet, and would otherwise have to ask for it, all of them in the same seconds (decision 0026).
+    The same message to every waiting person's room (``publish.to_each``): each page knows its own place and works
+    out its position, so the cost is a few Redis publishes per room and tick, not one per person. The tick that
+    first sees the draw instead tells each person in line their own place, at once: a page that joined the
+    pre-queue has no place yet, and would otherwise have to ask for it, all of them in the same seconds (decision
+    0026).
     """
     meta, line = _keys(room.event_id)[2], _keys(room.event_id)[1]
     interval_ms = int(booking_ext.settings.waiting_room_push_seconds * 1000)
@@ -574,9 +575,7 @@ def _announce(room: Room, result: TickResult, now: datetime, drawn: bool = False
         places = client.zrange(line, 0, -1, withscores=True)
         publish.to_users("queue_progress", progress, {int(u): {"place": int(p)} for u, p in places})
         return
-    users = [int(u) for u in client.zrange(line, 0, -1)]
-    if users:
-        publish.emit("queue_progress", progress, [publish.user_room(u) for u in users])
+    publish.to_each("queue_progress", progress, [int(u) for u in client.zrange(line, 0, -1)])
 
 
 def queue_lengths() -> dict[int, int]:

@@ -8,9 +8,10 @@
 - Seat changes come on a channel of their own (``realtime.seats_channel``). Each process keeps them per event and,
   once per tick, sends every room of its own one ``seat_status`` with every seat changed in the tick: a busy sale
   costs ticks x maps messages, not holds x maps.
-- Messages for many users at once, each their own part (a queue's draw: each person's place), come on a third
-  channel (``realtime.users_channel``), a few hundred people a message; each process sends each part only to that
-  user's connections on it, as one Engine.IO packet, like every other per-user message.
+- Messages for many users at once come on a third channel (``realtime.users_channel``), a few hundred people a
+  message: each their own part (a queue's draw: each person's place), or one message for all of them (where the
+  head of the line is). Each process sends a person's message only to that user's connections on it, as a
+  WebSocket frame made once per message (once per person for their own part).
 - A joining map is sent the full state straight from this process's snapshot of the event, read from PostgreSQL
   at most once per ``SNAPSHOT_SECONDS`` per event and kept current with the changes since.
 - A client that sends what is not Socket.IO, joins too often, or does not read is disconnected.
@@ -101,7 +102,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class Encoded:
-    """One ``seat_status`` made once for all its recipients: as a WebSocket frame, and as an Engine.IO packet.
+    """One message made once for all its recipients: as a WebSocket frame, and as an Engine.IO packet.
 
     Engine.IO keeps a packet's encoded text with it, and each connection's writer holds on to the last packet it
     sent: a packet made per recipient would leave each joined map holding its own copy of the full map.
@@ -149,7 +150,7 @@ class Metrics:
         )
         self.user_messages = Counter(
             "atomicseats_realtime_user_messages",
-            "Per-user messages sent from batches published for many users (a queue's draw).",
+            "Per-user messages sent from batches published for many users (a queue's draw and its progress).",
             registry=r,
         )
         self.refused = Counter(
@@ -195,7 +196,8 @@ class Wire:
     ``seat_status`` messages are written to it as WebSocket frames made once per message, not per client: through
     Engine.IO each message to each map costs a queue, a writer task waking and the frame made again, which at
     thousands of maps made one tick longer than a tick. All of a map's ``seat_status`` messages (its full state
-    and every change) go this way, so they stay in order; acknowledgements and per-user messages still go
+    and every change) go this way, so they stay in order, and so do the messages from the users channel (a
+    queue's draw and its progress, among themselves); acknowledgements and the other per-user messages still go
     through Engine.IO. Under another ``--ws`` implementation there is no wire, and Engine.IO sends everything.
     """
 
@@ -381,8 +383,8 @@ class Hub:
             state.encoded_full = self._encode(state.full())
         return state.encoded_full
 
-    def _encode(self, payload: dict[str, Any]) -> Encoded:
-        text = self.sio.packet_class(packet.EVENT, namespace="/", data=["seat_status", payload]).encode()
+    def _encode(self, payload: dict[str, Any], event: str = "seat_status") -> Encoded:
+        text = self.sio.packet_class(packet.EVENT, namespace="/", data=[event, payload]).encode()
         return Encoded.of(text)
 
     # -- changes and ticks --------------------------------------------------------------------------------
@@ -423,10 +425,13 @@ class Hub:
         return sent
 
     async def _send(self, sid: str, encoded: Encoded, eio_sid: str | None = None) -> int:
-        """Send one ``seat_status`` to one client, unless it shows it is not reading (then drop it); 1 if sent."""
+        """Send one message to one client, unless it shows it is not reading (then drop it); 1 if sent."""
         eio_sid = eio_sid or self.sio.manager.eio_sid_from_sid(sid, "/")
-        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid else None
-        if socket is None:
+        return await self._send_eio(eio_sid, encoded) if eio_sid else 0
+
+    async def _send_eio(self, eio_sid: str, encoded: Encoded) -> int:
+        """:meth:`_send` to a client known by its Engine.IO id: as a frame on its wire, or through Engine.IO."""
+        if eio_sid not in self.sio.eio.sockets:
             return 0
         wire = self.wires.get(eio_sid)
         if wire is not None:
@@ -450,24 +455,27 @@ class Hub:
         return 1
 
     async def on_users(self, raw: bytes) -> int:
-        """A batch from ``publish.to_users``: each user's part, with the common part, to that user's sockets here.
+        """A batch from ``publish.to_users`` (each user's part, with the common part) or ``publish.to_each`` (one
+        message for all of them), to each user's sockets here.
 
         Only the user's own room gets it: the room is entered on connect with a token signed for that user. A user
-        with no connection on this process costs one dictionary lookup.
+        with no connection on this process costs one dictionary lookup. A message is encoded once for all its
+        recipients here (a user's own part once for that user's tabs), and written to each as the same frame.
         """
         rooms = self.sio.manager.rooms.get("/", {})
         sent = 0
         try:
             batch = json.loads(raw)
             event, common = str(batch["event"]), dict(batch["data"])
-            for user_id, own in batch["users"]:
+            shared = self._encode(common, event) if "to" in batch else None
+            parts = [(user_id, None) for user_id in batch["to"]] if shared else batch["users"]
+            for user_id, own in parts:
                 members = rooms.get(realtime.user_room(int(user_id)))
                 if not members:
                     continue
-                text = self.sio.packet_class(packet.EVENT, namespace="/", data=[event, {**common, **own}]).encode()
-                message = engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
+                encoded = shared or self._encode({**common, **own}, event)
                 for eio_sid in list(members.values()):
-                    sent += await self._send_packet(eio_sid, message)
+                    sent += await self._send_eio(eio_sid, encoded)
         except (ValueError, KeyError, TypeError):
             log.warning("skipped a malformed batch of user messages: %r", raw[:200])
         self.metrics.user_messages.inc(sent)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
 from datetime import timedelta
 
 import pytest
-import socketio
 from sqlalchemy import text
 
 from atomicseats import realtime
@@ -15,6 +13,7 @@ from atomicseats.booking import checkout, waiting_room
 from atomicseats.extensions import db
 from atomicseats.models.base import utcnow
 from tests.conftest import wipe_redis
+from tests.seatmaps import user_page
 from tests.services import wait_for
 
 ARRIVALS = 2000
@@ -220,20 +219,6 @@ def test_redis_forgets_a_room_a_day_after_its_event_ends(app, ctx, factory, open
     assert all(redis_client.pexpiretime(k) == forget_at_ms for k in keys if not k.endswith(b":push")), keys
 
 
-@contextmanager
-def _waiting_page(url: str, token: str | None) -> Iterator[tuple[socketio.Client, list[tuple[str, dict]]]]:
-    """A waiting page's connection (signed in with ``token``, or anonymous): every queue message it hears."""
-    heard: list[tuple[str, dict]] = []
-    page = socketio.Client(reconnection=False)
-    for name in ("queue_progress", "queue_admitted"):
-        page.on(name, lambda data, name=name: heard.append((name, data)))
-    page.connect(url, transports=["websocket"], auth={"token": token} if token else None, wait_timeout=10)
-    try:
-        yield page, heard
-    finally:
-        page.disconnect()
-
-
 def test_the_draw_tells_each_person_their_own_place_and_nobody_else_hears_it(
     app, ctx, factory, opens_at, realtime_server, settings, engine_settings
 ):
@@ -245,12 +230,12 @@ def test_the_draw_tells_each_person_their_own_place_and_nobody_else_hears_it(
     outsider = factory.user()
     token = lambda user: realtime.make_token(settings["SECRET_KEY"], user.id)  # noqa: E731
     with (
-        _waiting_page(realtime_server, token(people[0])) as (_, heard_0),
-        _waiting_page(realtime_server, token(people[1])) as (_, heard_1),
-        _waiting_page(realtime_server, token(people[1])) as (_, heard_1_tab),  # a second tab of the same account
-        _waiting_page(realtime_server, token(people[2])) as (_, heard_2),
-        _waiting_page(realtime_server, token(outsider)) as (outsider_page, heard_outsider),
-        _waiting_page(realtime_server, None) as (anonymous_page, heard_anonymous),
+        user_page(realtime_server, token(people[0])) as (_, heard_0),
+        user_page(realtime_server, token(people[1])) as (_, heard_1),
+        user_page(realtime_server, token(people[1])) as (_, heard_1_tab),  # a second tab of the same account
+        user_page(realtime_server, token(people[2])) as (_, heard_2),
+        user_page(realtime_server, token(outsider)) as (outsider_page, heard_outsider),
+        user_page(realtime_server, None) as (anonymous_page, heard_anonymous),
     ):
         now = opens_at + timedelta(seconds=1)
         drawn = waiting_room.admit(waiting_room.room_for(event.id), now)
@@ -290,3 +275,55 @@ def test_the_draw_tells_each_person_their_own_place_and_nobody_else_hears_it(
         # ticks after the draw (each admits nobody: one a minute) push the head once the interval has passed
         wait_for(lambda: waiting_room.admit(room, now + timedelta(seconds=3)) and len(later) >= 2, 10, "a later push")
         assert later[1][0] == "queue_progress" and "place" not in later[1][1]
+
+
+def test_the_head_of_line_push_reaches_everyone_in_line_and_nobody_else(
+    app, ctx, factory, opens_at, realtime_server, settings, engine_settings
+):
+    """After the draw, each push of the head of the line is one message for the whole line: every page of every
+    person still in line hears it (each tab), and nobody else does: not the person already let out of line, not
+    another account, not an anonymous connection."""
+    engine_settings(waiting_room_push_seconds=0.1)
+    event = _room(factory, opens_at, rate=1)  # the draw's tick admits one; the others wait
+    people = _in_line(factory, event, 5, opens_at - timedelta(minutes=5))
+    outsider = factory.user()
+    token = lambda user: realtime.make_token(settings["SECRET_KEY"], user.id)  # noqa: E731
+    with contextlib.ExitStack() as pages:
+        heard = {u.id: [pages.enter_context(user_page(realtime_server, token(u)))[1]] for u in people}
+        heard[people[3].id].append(pages.enter_context(user_page(realtime_server, token(people[3])))[1])
+        outsider_page, heard_outsider = pages.enter_context(user_page(realtime_server, token(outsider)))
+        anonymous_page, heard_anonymous = pages.enter_context(user_page(realtime_server, None))
+        now = opens_at + timedelta(seconds=1)
+        room = waiting_room.room_for(event.id)
+        (admitted,) = waiting_room.admit(room, now).admitted
+        in_line = [u.id for u in people if u.id != admitted]
+        for user_id in in_line:
+            for page in heard[user_id]:
+                wait_for(lambda page=page: page, 10, f"user {user_id}'s place")
+        later = now + timedelta(seconds=3)
+        pages_in_line = [page for user_id in in_line for page in heard[user_id]]
+        # ticks after the draw admit nobody (one a minute); one pushes the head once the interval has passed
+        wait_for(
+            lambda: waiting_room.admit(room, later).admitted == [] and all(len(page) >= 2 for page in pages_in_line),
+            10,
+            "the head push to everyone in line",
+        )
+        head_push = (
+            "queue_progress",
+            {
+                "event_id": event.id,
+                "head": 1,
+                "waiting": 4,
+                "admit_per_minute": 1,
+                "sold_out": False,
+                "sent_at_ms": int(later.timestamp() * 1000),
+            },
+        )
+        for page in pages_in_line:
+            assert page[1] == head_push
+        # Everything sent to the others was published before the push; a round trip on each of their connections
+        # brings back whatever was queued for it.
+        for page in (outsider_page, anonymous_page):
+            assert page.call("leave_event", {"event_id": event.id}, timeout=10) == {"ok": False}
+        assert heard_outsider == [] and heard_anonymous == []
+        assert [name for name, _ in heard[admitted][0]] == ["queue_admitted"]

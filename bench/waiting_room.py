@@ -45,6 +45,7 @@ CONCURRENT_HANDSHAKES = 20
 CONCURRENT_JOINS = 16
 PLACE_POLL_SPREAD_S = 2.0  # as the page does when a push without its place comes: read it, spread out
 DRAW_WINDOW_S = 10.0  # the server CPU reported for the draw: from the opening until this much later
+LAG_PROBE_S = 0.01  # how often each client process checks that its event loop is not stalled
 
 
 class Client:
@@ -133,9 +134,31 @@ async def _run_clients(base: str, rt_url: str, people: list, event_id: int, buye
         ready.put(len(clients))
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, go.wait)
+        stalls: list[tuple[float, float]] = []  # (when it ended, epoch s; ms late) for each stall of this loop
+        watch = asyncio.ensure_future(_watch_loop(stalls))
         await loop.run_in_executor(None, stop.wait)
+        watch.cancel()
         await asyncio.gather(*(c.sio.disconnect() for c in clients))
-    return [(c.user_id, c.place, c.hold, c.delays_ms, c.place_reads, c.hold_at) for c in clients]
+    return [(c.user_id, c.place, c.hold, c.delays_ms, c.place_reads, c.hold_at, _stalled(c, stalls)) for c in clients]
+
+
+async def _watch_loop(stalls: list[tuple[float, float]]) -> None:
+    """Record when this client process's event loop runs late: a buyer's hold answer waits for it to be read."""
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(LAG_PROBE_S)
+        late_ms = (loop.time() - started - LAG_PROBE_S) * 1000
+        if late_ms > 20:
+            stalls.append((time.time(), late_ms))
+
+
+def _stalled(c: Client, stalls: list[tuple[float, float]]) -> float:
+    """The longest stall of the client's own process while its hold was in flight (ms; 0 for no hold)."""
+    if c.hold is None:
+        return 0.0
+    end = c.hold_at + c.hold[1] / 1000
+    return max((ms for at, ms in stalls if c.hold_at <= at and at - ms / 1000 <= end), default=0.0)
 
 
 def _clients(base, rt_url, people, event_id, buyers, seats, ready, go, stop, out) -> None:
@@ -302,8 +325,16 @@ def main() -> None:
         spent = ", ".join(f"{name} {cpu[until][name] - cpu['opening'][name]:.2f}" for name in cpu["opening"])
         print(f"server CPU seconds, {label}: {spent}")
     print(f"place reads (GET /queue/{{ticket}}) made by the clients: {sum(r[4] for r in results)}")
-    slowest = sorted((r[2][1], r[5] - opened_at) for r in results if r[2] is not None and r[2][0] == 201)[-5:]
-    print("slowest holds (ms, sent s after opening): " + ", ".join(f"{ms:.0f} at {at:.1f}" for ms, at in slowest))
+    timed = [(r[2][1], r[5] - opened_at, r[6]) for r in results if r[2] is not None and r[2][0] == 201]
+    slowest = sorted(timed)[-5:]
+    print(
+        "slowest holds (ms, sent s after opening, longest stall of the buyer's own client process meanwhile): "
+        + ", ".join(f"{ms:.0f} at {at:.1f} (stall {stall:.0f})" for ms, at, stall in slowest)
+    )
+    print(
+        f"holds whose client process stalled > 100 ms meanwhile: {sum(1 for *_, stall in timed if stall > 100)}; "
+        f"hold p99 without them: {percentile([ms for ms, _, stall in timed if stall <= 100], 99):.1f} ms"
+    )
     refused = [status for status, _ in holds if status != 201]
     print(f"\nholds refused: {len(refused)} {sorted(set(refused))}; buyers who never held: {args.buyers - len(holds)}")
     print(f"audit: {admissions} admissions for {distinct} people; {held} held seats, {distinct_seats} distinct")

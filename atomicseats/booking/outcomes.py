@@ -24,6 +24,7 @@ from atomicseats.extensions import booking_ext, redis_ext
 
 log = logging.getLogger(__name__)
 CHANNEL = "booking-final"
+SUBSCRIBE_TIMEOUT_SECONDS = 2.0
 
 
 def channel() -> str:
@@ -73,22 +74,48 @@ class Waiters:
                     del self._waiting[booking_id]
 
     def _ensure_listener(self) -> None:
-        if self._listener is None or not self._listener.is_alive():
-            self._listener = threading.Thread(target=self._listen, name="booking-outcomes", daemon=True)
-            self._listener.start()
+        """Subscribe before the first waiter reads the status, then listen on a thread of its own.
 
-    def _listen(self) -> None:
+        A thread that subscribed on its own would do so some time after it started: an outcome published
+        meanwhile (a worker confirming the very booking the first waiter reads as pending) would reach nobody,
+        and that waiter would sleep until its timeout.
+        """
+        if self._listener is not None and self._listener.is_alive():
+            return
+        try:
+            pubsub: redis.client.PubSub | None = self._subscribe()
+        except (redis.ConnectionError, redis.TimeoutError):
+            log.warning("booking outcome subscriber cannot reach Redis; retrying", exc_info=True)
+            pubsub = None  # the thread retries; meanwhile waiters fall back to their timeout
+        self._listener = threading.Thread(target=self._listen, args=(pubsub,), name="booking-outcomes", daemon=True)
+        self._listener.start()
+
+    def _subscribe(self) -> redis.client.PubSub:
+        """A subscription Redis has confirmed: every outcome published from now on reaches it."""
+        pubsub = self._client.pubsub()
+        pubsub.subscribe(self._channel)
+        reply = pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT_SECONDS)
+        if reply is None or reply["type"] != "subscribe":
+            pubsub.close()
+            raise redis.TimeoutError(f"Redis did not confirm the subscription to {self._channel}")
+        return pubsub
+
+    def _listen(self, pubsub: redis.client.PubSub | None) -> None:
         while True:
             try:
-                pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self._channel)
+                pubsub = pubsub or self._subscribe()
                 for message in pubsub.listen():
+                    if message["type"] != "message":
+                        continue
                     booking_id = message["data"].decode()
                     with self._lock:
                         for event in self._waiting.get(booking_id, ()):
                             event.set()
             except (redis.ConnectionError, redis.TimeoutError):
                 log.warning("booking outcome subscriber lost Redis; resubscribing", exc_info=True)
+                if pubsub is not None:
+                    pubsub.close()
+                pubsub = None
                 time.sleep(1.0)  # back off; waiters meanwhile fall back to their timeout
 
 

@@ -6,8 +6,8 @@ import threading
 
 from sqlalchemy import text
 
-from atomicseats.booking import checkout
-from atomicseats.extensions import db
+from atomicseats.booking import checkout, outcomes
+from atomicseats.extensions import db, redis_ext
 from tests.api.test_accounts import assert_error
 
 CARD = "4242424242424242"
@@ -98,3 +98,30 @@ def test_nobody_else_can_wait_on_a_booking(api, factory):
     sale = _checked_out(api, factory, event.id, 1)
     stranger = api.as_(factory.user())
     assert_error(stranger.get(f"/bookings/{sale['booking']['id']}?wait=1"), 404, "not_found")
+
+
+def test_an_outcome_announced_just_after_the_first_waiter_reads_still_wakes_it(app):
+    """The first waiter of a process starts its subscriber: the outcome may land right after its read."""
+    with app.app_context():
+        waiters = outcomes.Waiters(redis_ext.client, outcomes.channel(), max_waiters=10)
+        reads: list[str] = []
+
+        def is_final() -> bool:
+            reads.append("read")
+            if len(reads) == 1:
+                outcomes.announce("booking-1")  # the worker commits and announces just after this read
+                return False
+            return True
+
+        woken: list[bool] = []
+
+        def wait() -> None:
+            with app.app_context():
+                woken.append(waiters.wait("booking-1", 30, is_final))
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        waiter.join(DEADLINE)
+
+    assert not waiter.is_alive(), "the announcement was lost: the waiter slept until its timeout"
+    assert woken == [True] and reads == ["read", "read"]

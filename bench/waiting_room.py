@@ -177,6 +177,20 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def _served_holds(base: str) -> dict[str, int]:
+    """How many holds the web process answered within each of its latency buckets, as it timed them (from the
+    request reaching Flask to the answer leaving it): what the server did, without the clients' own delays."""
+    import requests
+
+    prefix = "atomicseats_http_request_duration_seconds_bucket{"
+    counts = {}
+    for line in requests.get(base + "/metrics", timeout=30).text.splitlines():
+        if line.startswith(prefix) and 'endpoint="api.create_hold"' in line and 'method="POST"' in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            counts[le] = int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
 def _sync_api(base: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
     import requests
 
@@ -282,6 +296,7 @@ def main() -> None:
                 time.sleep(0.5)
             sale_s = time.perf_counter() - opened
             cpu["end"] = {name: _cpu_seconds(pids) for name, pids in servers.items()}
+            served = _served_holds(stack.url)
             cpu.setdefault("draw", cpu["end"])
             stop.set()
             results = [r for _ in procs for r in out.get(timeout=300)]
@@ -335,6 +350,8 @@ def main() -> None:
         f"holds whose client process stalled > 100 ms meanwhile: {sum(1 for *_, stall in timed if stall > 100)}; "
         f"hold p99 without them: {percentile([ms for ms, _, stall in timed if stall <= 100], 99):.1f} ms"
     )
+    within = ", ".join(f"{le} s: {n}" for le, n in served.items() if le in ("0.05", "0.1", "0.25", "0.5", "+Inf"))
+    print(f"holds answered by the web process within (its own timing, cumulative): {within}")
     refused = [status for status, _ in holds if status != 201]
     print(f"\nholds refused: {len(refused)} {sorted(set(refused))}; buyers who never held: {args.buyers - len(holds)}")
     print(f"audit: {admissions} admissions for {distinct} people; {held} held seats, {distinct_seats} distinct")

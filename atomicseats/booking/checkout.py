@@ -66,21 +66,49 @@ def new_reference() -> str:
     return "AS-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
 
 
-_HOLD_SEATS = text(
+# The checkout's statements run on psycopg2, prepared once per connection (atomicseats/dbapi.py): buyers check
+# out in the same seconds as everyone else holds, in the one web process whose CPU bounds a sale.
+_LOCK_HOLD = dbapi.Statement(
+    "checkout_lock_hold",
     """
-    SELECT s.id, s.label, sec.name AS section, COALESCE(sec.price_cents, e.price_cents) AS price_cents,
-           s.hold_expires_at
-    FROM seats s JOIN events e ON e.id = s.event_id LEFT JOIN sections sec ON sec.id = s.section_id
-    WHERE s.hold_id = :h ORDER BY s.id
-    """
+    SELECT h.id, h.event_id, h.status, h.expires_at, h.quantity, e.seating FROM holds h
+    JOIN events e ON e.id = h.event_id WHERE h.id = %(h)s::uuid AND h.user_id = %(u)s FOR UPDATE OF h
+    """,
 )
-_INSERT_BOOKING = text(
+# The seats, read after the hold's lock is granted (so they are what its holder left), and the event's gate lock
+# taken shared (locks.lock_gates): the gate's expiry is extended after commit.
+_HOLD_SEATS = dbapi.Statement(
+    "checkout_hold_seats",
+    f"""
+    WITH gate_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({gate_lock_key("%(e)s::bigint")}))
+    SELECT s.id, sec.name AS section, COALESCE(sec.price_cents, e.price_cents) AS price_cents, s.hold_expires_at
+    FROM seats s JOIN events e ON e.id = s.event_id LEFT JOIN sections sec ON sec.id = s.section_id
+    CROSS JOIN gate_lock WHERE s.hold_id = %(h)s::uuid ORDER BY s.id
+    """,
+)
+_STRETCH_HOLD = dbapi.Statement(
+    "checkout_stretch_hold",
     """
-    INSERT INTO bookings (id, reference, user_id, event_id, hold_id, status, quantity, total_cents,
-                          payment_token, card_last4, request_id, created_at, updated_at)
-    VALUES (:id, :ref, :u, :e, :h, 'pending', :q, :total, :token, :last4, :rid, :now, :now)
-    ON CONFLICT (reference) DO NOTHING RETURNING id
+    WITH hold AS (UPDATE holds SET status = 'checkout', expires_before_checkout = expires_at, expires_at = %(g)s
+                  WHERE id = %(h)s::uuid)
+    UPDATE seats SET hold_expires_at = %(g)s WHERE hold_id = %(h)s::uuid
+    """,
+)
+# The booking and its outbox message in one statement; nothing is written when the reference is taken already.
+_INSERT_BOOKING = dbapi.Statement(
+    "checkout_insert_booking",
     """
+    WITH booking AS (
+      INSERT INTO bookings (id, reference, user_id, event_id, hold_id, status, quantity, total_cents,
+                            payment_token, card_last4, request_id, created_at, updated_at)
+      VALUES (%(id)s::uuid, %(ref)s, %(u)s, %(e)s, %(h)s::uuid, 'pending', %(q)s, %(total)s, %(token)s, %(last4)s,
+              %(rid)s, %(now)s::timestamptz, %(now)s::timestamptz)
+      ON CONFLICT (reference) DO NOTHING RETURNING id),
+    message AS (
+      INSERT INTO outbox (topic, key, payload, created_at, attempts)
+      SELECT %(topic)s::text, %(key)s::text, %(payload)s::jsonb, now(), 0 FROM booking)
+    SELECT id FROM booking
+    """,
 )
 
 
@@ -116,49 +144,36 @@ class _Started:
 def _start(
     session: Session, spec: CheckoutRequest, user: User, card: Any, now: datetime, grace_until: datetime
 ) -> Created:
-    hold = session.execute(
-        text(
-            "SELECT h.id, h.event_id, h.status, h.expires_at, h.quantity, e.seating FROM holds h "
-            "JOIN events e ON e.id = h.event_id WHERE h.id = :h AND h.user_id = :u FOR UPDATE OF h"
-        ),
-        {"h": spec.hold_id, "u": user.id},
-    ).first()
+    hold = dbapi.first(session, _LOCK_HOLD, {"h": str(spec.hold_id), "u": user.id})
     if hold is None:
         raise NotFound("No such hold.")
     if hold.status in ("checkout", "converted"):
         raise Conflict("This hold has already been checked out.", code="hold_in_checkout")
     if hold.status != "active" or hold.expires_at <= now:
         raise Expired("This hold has ended.", code="hold_expired", details={"status": hold.status})
-    seats = [dict(r._mapping) for r in session.execute(_HOLD_SEATS, {"h": hold.id})]
-    if not seats or any(s["hold_expires_at"] <= now for s in seats):
+    seats = dbapi.rows(session, _HOLD_SEATS, {"h": str(hold.id), "e": hold.event_id})
+    if not seats or any(s.hold_expires_at <= now for s in seats):
         raise Expired("This hold has ended.", code="hold_expired", details={"status": "expired"})
-    lock_gates(session, [hold.event_id])  # the gate's expiry is extended after commit
-    session.execute(
-        text(
-            "UPDATE holds SET status = 'checkout', expires_before_checkout = expires_at, expires_at = :g WHERE id = :h"
-        ),
-        {"g": grace_until, "h": hold.id},
-    )
-    session.execute(text("UPDATE seats SET hold_expires_at = :g WHERE hold_id = :h"), {"g": grace_until, "h": hold.id})
+    dbapi.rows(session, _STRETCH_HOLD, {"g": grace_until, "h": str(hold.id)})
     booking_id = uuid.uuid4()
     params = {
-        "id": booking_id,
+        "id": str(booking_id),
         "u": user.id,
         "e": hold.event_id,
-        "h": hold.id,
+        "h": str(hold.id),
         "q": len(seats),
-        "total": sum(s["price_cents"] for s in seats),
+        "total": sum(s.price_cents for s in seats),
         "token": card.token,
         "last4": card.last4,
         "rid": current_request_id(),
         "now": now,
+        "topic": outbox.BOOKING_REQUESTS,
+        "key": str(hold.event_id),
+        "payload": outbox.payload_json({"booking_id": str(booking_id), "event_id": hold.event_id}),
     }
-    while session.execute(_INSERT_BOOKING, {**params, "ref": new_reference()}).first() is None:
+    while not dbapi.rows(session, _INSERT_BOOKING, {**params, "ref": new_reference()}):
         pass  # a reference collision (1 in ~10^9): draw another
-    outbox.enqueue(
-        session, outbox.BOOKING_REQUESTS, hold.event_id, {"booking_id": str(booking_id), "event_id": hold.event_id}
-    )
-    return Created(_Started(booking_id, hold, [s["id"] for s in seats]), {"id": str(booking_id), "status": "pending"})
+    return Created(_Started(booking_id, hold, [s.id for s in seats]), {"id": str(booking_id), "status": "pending"})
 
 
 def _extend_gate(hold: Any, seat_ids: list[int], until: datetime, now: datetime) -> None:

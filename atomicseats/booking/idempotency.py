@@ -12,13 +12,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from atomicseats import dbapi
 from atomicseats.booking.tx import transaction
 from atomicseats.exceptions import Invalid
 
 MAX_KEY_LENGTH = 255
+
+# Prepared statements (atomicseats/dbapi.py): every checkout and keyed hold runs them.
+_LOCK = dbapi.Statement("idempotency_lock", "SELECT pg_advisory_xact_lock(hashtextextended(%(k)s, %(u)s))")
+_STORED = dbapi.Statement(
+    "idempotency_stored",
+    "SELECT request_hash, status_code, response FROM idempotency_keys "
+    "WHERE key = %(k)s AND (%(u)s::bigint IS NULL OR user_id = %(u)s::bigint)",
+)
+_STORE = dbapi.Statement(
+    "idempotency_store",
+    "INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response, created_at) "
+    "VALUES (%(u)s, %(k)s, %(h)s, %(s)s, %(r)s::jsonb, now())",
+)
 
 
 @dataclass(frozen=True)
@@ -58,21 +71,12 @@ class IdempotencyRequest:
 
     def _begin(self, session: Session) -> Replay | None:
         """Serialise on (user, key); return the stored answer if this key was used before."""
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, :u))"),
-            {"k": self.key, "u": self.user_id or 0},
-        )
+        dbapi.rows(session, _LOCK, {"k": self.key, "u": self.user_id or 0})
         return self.stored(session)
 
     def stored(self, session: Session) -> Replay | None:
         """The answer a finished request with this key gave, without waiting for one still running."""
-        row = session.execute(
-            text(
-                "SELECT request_hash, status_code, response FROM idempotency_keys "
-                "WHERE key = :k AND (CAST(:u AS bigint) IS NULL OR user_id = :u)"
-            ),
-            {"u": self.user_id, "k": self.key},
-        ).first()
+        row = dbapi.first(session, _STORED, {"u": self.user_id, "k": self.key})
         if row is None:
             return None
         if row.request_hash != self.fingerprint:
@@ -85,11 +89,9 @@ class IdempotencyRequest:
 
     def _finish(self, session: Session, status: int, body: dict[str, Any], owner_id: int | None = None) -> None:
         """Store the answer; ``owner_id`` is the user an anonymous request created."""
-        session.execute(
-            text(
-                "INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response, created_at) "
-                "VALUES (:u, :k, :h, :s, CAST(:r AS jsonb), now())"
-            ),
+        dbapi.rows(
+            session,
+            _STORE,
             {
                 "u": self.user_id or owner_id,
                 "k": self.key,

@@ -26,9 +26,14 @@ def enqueue(session: Session, topic: str, key: object, payload: dict[str, Any]) 
 
     The current request id rides in the payload, so the consumer's job (and its email) can log under it.
     """
+    session.execute(_INSERT, {"topic": topic, "key": str(key), "payload": payload_json(payload)})
+
+
+def payload_json(payload: dict[str, Any]) -> str:
+    """A message's payload as the outbox stores it, with the current request id."""
     if (request_id := current_request_id()) is not None:
         payload = {"request_id": request_id, **payload}
-    session.execute(_INSERT, {"topic": topic, "key": str(key), "payload": json.dumps(payload, default=str)})
+    return json.dumps(payload, default=str)
 
 
 def places_freed(session: Session, event_id: int, count: int, reason: str) -> None:

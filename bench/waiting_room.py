@@ -9,10 +9,11 @@ queue (the pre-queue); then the host moves the opening to now and the scheduler 
 ``--rate`` a minute. Each client learns its place as the waiting page does: from the draw's push to its own
 room, asking ``GET /queue/{ticket}`` only when the push did not carry it. The clients drawn into the first
 ``--buyers`` places are the buyers: each holds one seat with its admission token the moment it hears
-``queue_admitted``. Every client still waiting stamps each ``queue_progress`` it receives against the tick that
-sent it. Prints the buyers' hold latency, the position delivery delay (p50/p99/max), how many place reads the
-clients made and the server processes' CPU time in the draw's first seconds and over the sale, then audits
-PostgreSQL: one admission row per person, no seat held twice.
+``queue_admitted``, on a thread and connection of its own (a browser's hold does not wait for other pages).
+Every client still waiting stamps each ``queue_progress`` it receives against the tick that sent it. Prints the
+buyers' hold latency, the position delivery delay (p50/p99/max), how many place reads the clients made and the
+server processes' CPU time in the draw's first seconds and over the sale, then audits PostgreSQL: one admission
+row per person, no seat held twice.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import random
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import requests
 import socketio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,6 +48,7 @@ CONCURRENT_HANDSHAKES = 20
 CONCURRENT_JOINS = 16
 PLACE_POLL_SPREAD_S = 2.0  # as the page does when a push without its place comes: read it, spread out
 DRAW_WINDOW_S = 10.0  # the server CPU reported for the draw: from the opening until this much later
+BUYER_THREADS = 64  # holds in flight at once per client process, each on its own thread and connection
 LAG_PROBE_S = 0.01  # how often each client process checks that its event loop is not stalled
 
 
@@ -65,16 +69,12 @@ class Client:
         self.sio.on("queue_progress", self._on_progress)
         self.sio.on("queue_admitted", self._on_admitted)
         self.http: aiohttp.ClientSession | None = None
-        self.buy_http: aiohttp.ClientSession | None = None
+        self.buy_pool: ThreadPoolExecutor | None = None
         self.base = ""
 
-    async def _api(self, method: str, path: str, body: dict | None = None, token: str | None = None):
+    async def _api(self, method: str, path: str, body: dict | None = None):
         headers = {"Authorization": f"Bearer {self.token}"}
-        http = self.http
-        if token:
-            headers["X-Admission-Token"] = token
-            http = self.buy_http  # a buyer's own connection: not queued behind other clients' requests
-        async with http.request(method, self.base + "/api/v1" + path, json=body, headers=headers) as r:
+        async with self.http.request(method, self.base + "/api/v1" + path, json=body, headers=headers) as r:
             return r.status, await r.json(content_type=None)
 
     async def _on_progress(self, data: dict) -> None:
@@ -99,30 +99,36 @@ class Client:
         self.place = data["place"]
         if self.place > self.buyers or self.hold is not None:
             return
-        started, self.hold_at = time.perf_counter(), time.time()
-        status, _ = await self._api(
-            "POST",
-            f"/events/{self.event_id}/holds",
+        self.hold_at = time.time()
+        self.hold = await asyncio.get_running_loop().run_in_executor(
+            self.buy_pool,
+            _timed_post,
+            f"{self.base}/api/v1/events/{self.event_id}/holds",
             {"seat_ids": [self.seats[self.place - 1]]},
-            data["admission_token"],
+            {"Authorization": f"Bearer {self.token}", "X-Admission-Token": data["admission_token"]},
         )
-        self.hold = (status, (time.perf_counter() - started) * 1000)
         self.done.set()
+
+
+def _timed_post(url: str, body: dict, headers: dict[str, str]) -> tuple[int, float]:
+    """A buyer's hold, sent and timed on a thread of its own with a connection of its own, as each browser has
+    them: the event loop it leaves may stall handling the pushes to a thousand other clients, which no browser
+    does, and the hold's answer would wait for it."""
+    started = time.perf_counter()
+    status = requests.post(url, json=body, headers=headers, timeout=60).status_code
+    return status, (time.perf_counter() - started) * 1000
 
 
 async def _run_clients(base: str, rt_url: str, people: list, event_id: int, buyers: int, seats, ready, go, stop):
     clients = [Client(uid, tok, rt, event_id, buyers, seats) for uid, tok, rt in people]
     # A new connection per request: reusing one that gunicorn's keep-alive timeout is closing resets it.
     connector = aiohttp.TCPConnector(limit=CONCURRENT_JOINS, force_close=True)
-    buyers_connector = aiohttp.TCPConnector(limit=0, force_close=True)
-    async with (
-        aiohttp.ClientSession(connector=connector) as http,
-        aiohttp.ClientSession(connector=buyers_connector) as buy_http,
-    ):
+    async with aiohttp.ClientSession(connector=connector) as http:
+        buy_pool = ThreadPoolExecutor(BUYER_THREADS, thread_name_prefix="buyer")
         handshakes = asyncio.Semaphore(CONCURRENT_HANDSHAKES)
 
         async def connect_and_join(c: Client) -> None:
-            c.http, c.buy_http, c.base = http, buy_http, base
+            c.http, c.buy_pool, c.base = http, buy_pool, base
             async with handshakes:
                 await c.sio.connect(rt_url, transports=["websocket"], auth=c.auth, wait_timeout=60)
             status, state = await c._api("POST", f"/events/{event_id}/queue")
@@ -138,6 +144,7 @@ async def _run_clients(base: str, rt_url: str, people: list, event_id: int, buye
         watch = asyncio.ensure_future(_watch_loop(stalls))
         await loop.run_in_executor(None, stop.wait)
         watch.cancel()
+        buy_pool.shutdown()
         await asyncio.gather(*(c.sio.disconnect() for c in clients))
     return [(c.user_id, c.place, c.hold, c.delays_ms, c.place_reads, c.hold_at, _stalled(c, stalls)) for c in clients]
 
@@ -180,8 +187,6 @@ def _cpu_seconds(pids: list[int]) -> float:
 def _served_holds(base: str) -> dict[str, int]:
     """How many holds the web process answered within each of its latency buckets, as it timed them (from the
     request reaching Flask to the answer leaving it): what the server did, without the clients' own delays."""
-    import requests
-
     prefix = "atomicseats_http_request_duration_seconds_bucket{"
     counts = {}
     for line in requests.get(base + "/metrics", timeout=30).text.splitlines():
@@ -192,8 +197,6 @@ def _served_holds(base: str) -> dict[str, int]:
 
 
 def _sync_api(base: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
-    import requests
-
     r = requests.request(method, base + "/api/v1" + path, json=body, headers={"Authorization": f"Bearer {token}"})
     if r.status_code >= 300:
         raise SystemExit(f"{method} {path}: {r.status_code} {r.text}")

@@ -1,18 +1,22 @@
 """Open seat maps against the stack as the Procfile ships it: does ``../shared/tools/socket_starve.py`` starve
 ``/health``?
 
-Usage: ``.venv/bin/python bench/socket_starve.py [1000 2000 ...]`` (under the heavy-work lock).
+Usage: ``.venv/bin/python bench/socket_starve.py [1000 2000 ...] [--realtime-env NAME=VALUE ...]`` (under the
+heavy-work lock). ``--realtime-env`` goes to the realtime process only: a setting under test, or a ``PYTHONPATH``
+that loads a probe (a ``sitecustomize.py`` timing its garbage collections with ``gc.callbacks``).
 
 Starts its own database and web process (``bench/stack.py``) and the realtime process from its Procfile line,
 creates a reserved event of 400 seats, then for each N runs the shared tool with N maps against the realtime
 process (maps connect there; pages are the web process's, so the tool's other probes answer 404 there) while a
 thread per process asks its ``/health`` ten times a second. Prints the tool's output and ``/health`` p50/p99/max
 of each process: in the 3 s before, over the whole run, and from halfway through the maps' opening until the
-tool closed them (the tool closes them right after its own probes).
+tool closed them (the tool closes them right after its own probes), with the wall-clock window of each N (to
+line a probe's log up with it) and the realtime process's RSS before and after, and its peak.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -84,10 +88,25 @@ def _event(base: str, host: str) -> int:
     return event["id"]
 
 
+def _rss_mb(pid: int) -> str:
+    """Current and peak RSS of one process (the realtime process is one with REALTIME_PROCESSES=1)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return f"{int(fields['VmRSS'].split()[0]) / 1024:.0f} MB (peak {int(fields['VmHWM'].split()[0]) / 1024:.0f} MB)"
+
+
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [1000]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", type=int, nargs="*", default=[1000], help="maps to open, one run per size")
+    parser.add_argument(
+        "--realtime-env", action="append", default=[], metavar="NAME=VALUE", help="for the realtime process only"
+    )
+    args = parser.parse_args()
+    sizes = args.sizes
+    extra = dict(item.split("=", 1) for item in args.realtime_env)
     with tempfile.TemporaryDirectory() as tmp, bench_stack(Path(tmp)) as stack:
-        realtime, rt_url = start_realtime({**stack.env, "REALTIME_MAX_CONNECTIONS": str(max(sizes) + 100)}, Path(tmp))
+        realtime, rt_url = start_realtime(
+            {**stack.env, "REALTIME_MAX_CONNECTIONS": str(max(sizes) + 100), **extra}, Path(tmp)
+        )
         try:
             conn = stack.connect()
             ((_, host),) = make_users(conn, 1, role="host")
@@ -103,6 +122,7 @@ def main() -> None:
                 for probe in probes:
                     probe.start()
                 time.sleep(3)
+                rss_before = _rss_mb(realtime.popen.pid)
                 started = time.time()
                 tool = subprocess.Popen(
                     [str(VENV_BIN / "python"), str(TOOL), rt_url, str(event_id), str(n)],
@@ -117,12 +137,15 @@ def main() -> None:
                         connected_at = time.time()
                 tool.wait()
                 ended = time.time()
+                rss_after = _rss_mb(realtime.popen.pid)
                 stop.set()
                 for probe in probes:
                     probe.join()
                 print(f"\n{n} maps (the tool against the realtime process):")
                 print("\n".join(lines))
                 print(f"opening {connected_at - started:.1f} s, then all {n} open {ended - connected_at:.1f} s")
+                print(f"window (epoch s): {started:.3f} {connected_at:.3f} {ended:.3f}")
+                print(f"realtime RSS before {rss_before}, after the tool closed its maps {rss_after}")
                 half = started + (connected_at - started) / 2
                 for name, samples in (("web /health", web), ("realtime /health", rt)):
                     print(f"{name}, 3 s before: {_summary(samples, started - 3, started)}")

@@ -303,14 +303,14 @@ def _publish_new_event(url: str, host_token: str, body: dict[str, Any]) -> int:
     return created["id"]
 
 
-def create_ga_event(url: str, host_token: str) -> int:
-    """The general-admission on-sale event: ``GA_CAPACITY`` places at one price."""
+def create_ga_event(url: str, host_token: str, capacity: int = GA_CAPACITY) -> int:
+    """The general-admission on-sale event: ``capacity`` places at one price."""
     starts = datetime.now(UTC) + timedelta(days=30)
     body = {
         "name": "General admission flash sale",
         "venue": "Bench Field",
         "seating": "general",
-        "capacity": GA_CAPACITY,
+        "capacity": capacity,
         "price_cents": 5000,
         "starts_at": starts.isoformat(),
         "ends_at": (starts + timedelta(hours=3)).isoformat(),

@@ -22,12 +22,11 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.flash_sale import Http
+from bench.flash_sale import Http, create_ga_event
 from bench.stack import bench_stack, make_users
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -46,24 +45,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def ga_event(client: Http, host_token: str, capacity: int) -> int:
-    starts = datetime.now(UTC) + timedelta(days=30)
-    body = {
-        "name": "Request CPU bench",
-        "venue": "Bench Field",
-        "seating": "general",
-        "capacity": capacity,
-        "price_cents": 5000,
-        "starts_at": starts.isoformat(),
-        "ends_at": (starts + timedelta(hours=3)).isoformat(),
-    }
-    status, created, _ = client.call("POST", "/api/v1/events", host_token, body)
-    assert status == 201, created
-    status, published, _ = client.call("POST", f"/api/v1/events/{created['id']}/publish", host_token)
-    assert status == 200, published
-    return created["id"]
-
-
 def measure(pid: int, calls: list[tuple], client: Http, expect: int) -> tuple[float, list]:
     """Web CPU milliseconds per call, and the answers' bodies; every call must get ``expect``."""
     bodies = []
@@ -79,7 +60,7 @@ def measure(pid: int, calls: list[tuple], client: Http, expect: int) -> tuple[fl
 def one_round(url: str, pid: int, host_token: str, tokens: list[str]) -> dict[str, float]:
     client = Http(url)
     n = len(tokens)
-    event = ga_event(client, host_token, capacity=n)
+    event = create_ga_event(url, host_token, capacity=n)
     holds_path = f"/api/v1/events/{event}/holds"
     out: dict[str, float] = {}
     out["GET /health"], _ = measure(pid, [("GET", "/health", tokens[0], None, None)] * n, client, 200)

@@ -3,6 +3,7 @@ reconnecting maps resync, and clients that misbehave are disconnected."""
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
 import threading
@@ -16,6 +17,7 @@ import socketio
 import websocket
 
 from atomicseats import realtime
+from atomicseats.realtime.server import FullCollections
 from tests.factories import LiveApi, reserved_sections
 from tests.seatmaps import Crowd, drain, joined_seat_map, user_page
 from tests.services import Process, free_port, procfile_command, start_realtime, wait_for, wait_healthy
@@ -41,6 +43,37 @@ def test_with_300_maps_open_health_a_hold_and_the_event_page_answer_and_every_ma
         assert buyer.post(f"/events/{event.id}/holds", json={"seat_ids": [seat]}).status == 201
         crowd.wait_all_see_held(seat)
     wait_for(lambda: metric(realtime_server, "atomicseats_realtime_open_maps") == 0, 10, "the maps to close")
+
+
+def test_start_up_objects_are_frozen_out_of_the_garbage_collector_and_no_connection_is(
+    realtime_server, factory
+) -> None:
+    """A full collection stops every map: it must not walk the process's start-up objects. A frozen object is never
+    collected, so nothing of a connection may be frozen (a closed map's cycles would stay for good)."""
+    event = factory.event()
+    frozen = metric(realtime_server, "atomicseats_realtime_gc_frozen_objects")
+    assert frozen > 0
+    with Crowd(realtime_server, event.id, 20):
+        assert metric(realtime_server, "atomicseats_realtime_open_maps") == 20
+        # Never more: a frozen object still goes when its last reference does, so it may be fewer.
+        assert metric(realtime_server, "atomicseats_realtime_gc_frozen_objects") <= frozen
+    assert "atomicseats_realtime_gc_full_pause_seconds_count" in requests.get(f"{realtime_server}/metrics").text
+
+
+def test_full_collections_are_counted_with_their_pause_and_young_ones_are_not() -> None:
+    full_collections = FullCollections()
+    gc.callbacks.append(full_collections.hook)
+    try:
+        gc.collect(0)
+        gc.collect(1)
+        gc.collect()
+    finally:
+        gc.callbacks.remove(full_collections.hook)
+    (family,) = full_collections.collect()
+    samples = {(s.name, s.labels.get("le")): s.value for s in family.samples}
+    name = "atomicseats_realtime_gc_full_pause_seconds"
+    assert samples[(name + "_count", None)] == samples[(name + "_bucket", "+Inf")] == 1
+    assert samples[(name + "_sum", None)] > 0
 
 
 def test_a_burst_of_holds_reaches_each_map_coalesced_with_every_changed_seat(

@@ -22,6 +22,8 @@ The decision and its measurements: docs/decisions/0001-realtime-process.md.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import gc
 import hmac
 import json
 import logging
@@ -35,6 +37,7 @@ import engineio.packet
 import redis.asyncio
 import socketio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from socketio import packet
 from sqlalchemy import Engine, create_engine, text
@@ -118,12 +121,61 @@ class Encoded:
         return cls(Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[]), shared)
 
 
+class FullCollections:
+    """How long each full (generation 2) garbage collection of this process took: the whole process, event loop
+    included, waits for one. Timed by a ``gc.callbacks`` hook while :meth:`Hub.start` to :meth:`Hub.stop`.
+
+    Kept in plain integers and exported by :meth:`collect`: a collection can start on any thread at any
+    allocation, a scrape's included, while a prometheus_client metric's lock is held, and observing one from the
+    hook would then wait on that lock forever. The collection made at start-up, before any connection, is not
+    counted.
+    """
+
+    BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(self.BUCKETS) + 1)
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def hook(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            took, self._started = time.perf_counter() - self._started, None
+            self.counts[bisect.bisect_left(self.BUCKETS, took)] += 1
+            self.seconds += took
+
+    def collect(self) -> list[HistogramMetricFamily]:
+        counts, cumulative, buckets = list(self.counts), 0, []
+        for bound, count in zip((*map(str, self.BUCKETS), "+Inf"), counts, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        return [
+            HistogramMetricFamily(
+                "atomicseats_realtime_gc_full_pause_seconds",
+                "Full garbage collections of this process, and how long each stopped it.",
+                buckets=buckets,
+                sum_value=self.seconds,
+            )
+        ]
+
+
 class Metrics:
     """This process's series; each realtime process is its own scrape target, as each web process is."""
 
     def __init__(self, hub: Hub) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self.full_collections = FullCollections()
+        r.register(self.full_collections)
+        Gauge(
+            "atomicseats_realtime_gc_frozen_objects",
+            "Objects this process froze out of the garbage collector's reach at start-up (gc.freeze).",
+            registry=r,
+        ).set_function(gc.get_freeze_count)
         Gauge(
             "atomicseats_realtime_connections", "Socket.IO connections open on this process.", registry=r
         ).set_function(lambda: len(hub.budgets))
@@ -562,12 +614,31 @@ class Hub:
 
     async def start(self) -> None:
         self._tasks = [asyncio.ensure_future(self._tick_forever()), asyncio.ensure_future(self._listen_changes())]
+        freeze_start_up()
+        gc.callbacks.append(self.metrics.full_collections.hook)
 
     async def stop(self) -> None:
+        if self.metrics.full_collections.hook in gc.callbacks:
+            gc.callbacks.remove(self.metrics.full_collections.hook)
         for task in self._tasks:
             task.cancel()
         self.reader.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
+
+
+def freeze_start_up() -> None:
+    """Take what the process built before its first connection out of every later full garbage collection.
+
+    The modules, the app and the hub live as long as the process, yet each full collection walks them all while
+    the event loop waits, and every map's updates and joins with it; the collections that opening maps set off
+    free next to nothing. Runs at the ASGI startup, before uvicorn accepts a connection: nothing of a connection
+    is frozen. It must not be: a closed connection leaves cycles that only a full collection frees, and a frozen
+    object is never collected. Garbage is collected first so that none of it is frozen for good. CPython's
+    thresholds stay: fewer full collections (a higher third threshold) left the closed connections' garbage
+    piling up for one much longer pause (docs/benchmarks.md).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _plain_app(hub: Hub):

@@ -298,6 +298,8 @@ OPERATIONS: dict[str, Op] = {
     "api.openapi_document": Op("This document.", ANYONE, response=schemas.OpenApiDocument),
 }
 
+# gunicorn answers a request line over its limit (4,094 bytes) itself, in HTML, before the API sees it.
+URI_TOO_LONG = "Request line too long: answered by the HTTP server (text/html), not in the API's error shape"
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _PATH_SCHEMAS = {"int": {"type": "integer", "minimum": 0}, "uuid": {"type": "string", "format": "uuid"}}
 _STATUS_TEXT = {
@@ -320,7 +322,8 @@ _STATUS_TEXT = {
 @bp.before_request
 def reject_unknown_query_parameters() -> None:
     """A misspelt filter (``?evnt_id=3``) is a 422, not a silently unfiltered list: the documented parameters
-    of the route are the only ones it takes."""
+    of the route are the only ones it takes. Each is a single value: a repeated one (``?limit=5&limit=500``)
+    is a 422 too, not the first value taken silently."""
     op = OPERATIONS.get(request.endpoint or "")
     if op is None or not request.args:
         return
@@ -328,6 +331,9 @@ def reject_unknown_query_parameters() -> None:
     if unknown:
         fields = {name: "is not a parameter of this endpoint" for name in unknown}
         raise Invalid(f"Unknown query parameter: {unknown[0]!r}.", code="unknown_parameter", details={"fields": fields})
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise Invalid.field(repeated[0], "must be given once")
 
 
 def api_routes(app: Flask) -> dict[str, tuple[str, str]]:
@@ -393,6 +399,7 @@ def _operation(endpoint: str, rule: str, op: Op, refs: dict) -> dict[str, Any]:
     error_schema = {"application/json": {"schema": refs[(schemas.Error, "serialization")]}}
     for status in sorted(errors):
         responses[str(status)] = {"description": _STATUS_TEXT[status], "content": error_schema}
+    responses["414"] = {"description": URI_TOO_LONG}
     operation: dict[str, Any] = {
         "operationId": endpoint.removeprefix("api."),
         "summary": op.summary,

@@ -54,6 +54,19 @@ def test_an_unknown_query_parameter_is_a_422_naming_it(api):
     assert response.body["error"]["details"]["fields"] == {"evnt_id": "is not a parameter of this endpoint"}
 
 
+def test_a_repeated_query_parameter_is_a_422_naming_it_not_its_first_value_taken(api):
+    response = api.get("/events?limit=5&limit=500")
+    assert response.status == 422
+    assert response.body["error"]["details"]["fields"] == {"limit": "must be given once"}
+
+
+def test_every_operation_documents_the_http_servers_414(app):
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            assert "414" in operation["responses"], f"{method.upper()} {path}"
+
+
 def test_a_request_id_is_echoed_or_made_up(api):
     given = api.get("/events", headers={"X-Request-Id": "trace-42.a"})
     assert given.headers["X-Request-Id"] == "trace-42.a"

@@ -1,8 +1,9 @@
 """Hot-path statements straight on psycopg2, on the session's own connection (so inside its transaction).
 
 SQLAlchemy's statement layer (cache key, result metadata, row processors) costs CPU on top of psycopg2's own,
-and a seat hold runs several statements in the one web process whose Python is the bottleneck. The few
-statements every hold runs use this module; everything else goes through the Session as usual. Parameters use
+and a sale's requests run several statements each in the one web process whose Python is the bottleneck. The
+statements of the hot paths (the token lookup, a hold, a checkout and its idempotency key, a booking poll) use
+this module; everything else goes through the Session as usual. Parameters use
 psycopg2's ``%(name)s`` style. Measured in docs/benchmarks.md; why: docs/decisions/0007-dbapi-prepared-statements.md.
 
 Each statement is prepared once per connection (``PREPARE``) and then only executed: parsing and planning

@@ -23,6 +23,7 @@ from atomicseats.api.openapi import OPERATIONS
 from tests.factories import Factory
 
 EXAMPLES_PER_OPERATION = 25
+REQUEST_LINE_LIMIT = 4094  # gunicorn's limit_request_line: longer request lines get its own 414, in HTML
 ROLES = ("attendee", "host", "admin")
 OPERATION_IDS = sorted(endpoint.removeprefix("api.") for endpoint in OPERATIONS)
 
@@ -57,11 +58,16 @@ def test_operation_keeps_its_contract(
     )
     def check(case) -> None:
         # A fresh token each time: a generated DELETE /auth/token revokes the one it was sent with.
-        case.call_and_validate(
-            base_url=live_server,
-            session=http,
-            headers={"Authorization": f"Bearer {factory.token(user)}"},
+        headers = {"Authorization": f"Bearer {factory.token(user)}"}
+        response = case.call(base_url=live_server, session=http, headers=headers)
+        if response.status_code == 414:  # refused by gunicorn before the API (documented): only an over-long line
+            assert len(f"{response.request.method} {response.request.path_url} HTTP/1.1") > REQUEST_LINE_LIMIT
+            return
+        case.validate_response(
+            response,
             excluded_checks=[positive_data_acceptance],  # business rules (a real card, a free seat) are not schema
+            headers=headers,
+            transport_kwargs={"base_url": live_server, "session": http},
         )
 
     check()

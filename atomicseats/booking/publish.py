@@ -184,16 +184,7 @@ def to_users(event: str, common: dict[str, Any], own: dict[int, dict[str, Any]])
     on their own channel, and each realtime process sends a person's part only to that person's connections on it
     (atomicseats/realtime/server.py). A realtime process that misses them (restarting) leaves those pages to ask.
     """
-    manager = _manager()
-    if manager is None or not own:
-        return
-    people = [[user_id, part] for user_id, part in own.items()]
-    manager.publish_users(
-        [
-            {"event": event, "data": common, "users": people[i : i + USERS_PER_MESSAGE]}
-            for i in range(0, len(people), USERS_PER_MESSAGE)
-        ]
-    )
+    _publish_to_users(event, common, "users", [[user_id, part] for user_id, part in own.items()])
 
 
 def to_each(event: str, data: dict[str, Any], user_ids: Iterable[int]) -> None:
@@ -204,13 +195,17 @@ def to_each(event: str, data: dict[str, Any], user_ids: Iterable[int]) -> None:
     recipient; here the ids go in a few messages on the users channel and each realtime process makes the
     WebSocket frame once and writes it to each of those users' connections on it.
     """
+    _publish_to_users(event, data, "to", list(user_ids))
+
+
+def _publish_to_users(event: str, data: dict[str, Any], field: str, people: list[Any]) -> None:
+    """``people`` under ``field`` on the users channel, ``USERS_PER_MESSAGE`` to a message, in one round trip."""
     manager = _manager()
-    people = list(user_ids)
     if manager is None or not people:
         return
     manager.publish_users(
         [
-            {"event": event, "data": data, "to": people[i : i + USERS_PER_MESSAGE]}
+            {"event": event, "data": data, field: people[i : i + USERS_PER_MESSAGE]}
             for i in range(0, len(people), USERS_PER_MESSAGE)
         ]
     )

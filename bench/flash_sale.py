@@ -290,10 +290,10 @@ def create_event(url: str, host_token: str, rows_per_section: int = ROWS_PER_SEC
             for s, (name, price) in enumerate(SECTIONS)
         ],
     }
-    return _publish_new_event(url, host_token, body)
+    return publish_new_event(url, host_token, body)
 
 
-def _publish_new_event(url: str, host_token: str, body: dict[str, Any]) -> int:
+def publish_new_event(url: str, host_token: str, body: dict[str, Any]) -> int:
     client = Http(url)
     status, created, _ = client.call("POST", "/api/v1/events", host_token, body)
     assert status == 201, created
@@ -315,7 +315,7 @@ def create_ga_event(url: str, host_token: str, capacity: int = GA_CAPACITY) -> i
         "starts_at": starts.isoformat(),
         "ends_at": (starts + timedelta(hours=3)).isoformat(),
     }
-    return _publish_new_event(url, host_token, body)
+    return publish_new_event(url, host_token, body)
 
 
 @dataclass

@@ -30,18 +30,13 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.flash_sale import publish_new_event
 from bench.stack import ROOT, bench_stack, make_users, percentile
 from tests.services import VENV_BIN, start_realtime
 
 TOOL = ROOT.parent / "shared" / "tools" / "socket_starve.py"
 PROBE_EVERY_S = 0.1
 Sample = tuple[float, float, bool]  # (epoch s, ms, answered 200)
-
-
-def _api(base: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
-    r = requests.request(method, base + "/api/v1" + path, json=body, headers={"Authorization": f"Bearer {token}"})
-    r.raise_for_status()
-    return r.json()
 
 
 def _probe(url: str, out: list[Sample], stop: threading.Event) -> None:
@@ -70,22 +65,15 @@ def _summary(samples: list[Sample], since: float, until: float) -> str:
 def _event(base: str, host: str) -> int:
     starts = datetime.now(UTC) + timedelta(days=5)
     rows = [{"label": f"R{r}", "seats": 40} for r in range(10)]
-    event = _api(
-        base,
-        "POST",
-        "/events",
-        host,
-        {
-            "name": "Open maps",
-            "venue": "Bench Hall",
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=2)).isoformat(),
-            "seating": "reserved",
-            "sections": [{"name": "Floor", "price_cents": 5000, "rows": rows}],
-        },
-    )
-    _api(base, "POST", f"/events/{event['id']}/publish", host)
-    return event["id"]
+    body = {
+        "name": "Open maps",
+        "venue": "Bench Hall",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=2)).isoformat(),
+        "seating": "reserved",
+        "sections": [{"name": "Floor", "price_cents": 5000, "rows": rows}],
+    }
+    return publish_new_event(base, host, body)
 
 
 def _rss_mb(pid: int) -> str:

@@ -11,10 +11,12 @@ redelivered message send nothing (at worst one duplicate, if the process dies be
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from email.header import Header
 from typing import Any
 
 from flask import current_app, render_template
@@ -43,6 +45,26 @@ FAILURE_TEXT = {
     "payment_timeout": "the payment provider did not answer in time; you have not been charged",
     "event_cancelled": "the event was cancelled",
 }
+
+
+# Flask-Mail writes its message under ``email.policy.SMTP``, which parses a header again each time the generator
+# reads it, and the generator reads each part's Content-Type many times: in a flash sale that was the largest
+# part of the mailer's CPU. Flask-Mail has already encoded every header it sets, so the
+# classic policy, with the CRLF line ends SMTP wants, writes the same email for less than half the CPU.
+_WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
+
+
+class WireMessage(Message):
+    """Flask-Mail's message, written under :data:`_WIRE_POLICY`; a reader parses the same headers and parts."""
+
+    def as_bytes(self) -> bytes:
+        message = self._message()
+        message.policy = _WIRE_POLICY
+        if self.subject and not self.subject.isascii():
+            # Flask-Mail folds the encoded subject without room for "Subject: "; folded again for the wire, its
+            # first line would be empty and readers would see a leading space. Encoded here, it folds once.
+            message.replace_header("Subject", Header(self.subject, "utf-8", header_name="Subject"))
+        return message.as_bytes()
 
 
 @dataclass(frozen=True)
@@ -164,7 +186,7 @@ def _send(payload: dict[str, Any], message_id: str, sender: Any) -> bool:
             return False
         headers = {"X-Request-Id": payload["request_id"]} if payload.get("request_id") else None
         sender.send(
-            Message(
+            WireMessage(
                 subject=email.subject,
                 recipients=[email.to],
                 body=email.text,

@@ -38,6 +38,7 @@ import platform
 import random
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -84,11 +85,12 @@ GA_CAPACITY = 2000
 CPU_SAMPLER = ROOT.parent / "shared" / "tools" / "cpu_sampler.py"
 REQUEST_TIMEOUT = 30.0
 CLIENT_PROCESSES = 4
-# kafka-python logs the partitions a consumer is given at INFO; the app leaves logging at WARNING.
+# kafka-python logs the partitions a consumer is given at INFO; the app leaves logging at WARNING. The command
+# line names "pipeline dispatcher" as the Procfile's does, so that the CPU sampler counts it as the dispatcher.
 DISPATCHER_BOOT = (
     "import logging, sys; logging.basicConfig(level=logging.WARNING); "
     "logging.getLogger('kafka.coordinator.consumer').setLevel(logging.INFO); "
-    "from flask.cli import main; sys.argv = ['flask', '--app', 'wsgi', 'pipeline', 'dispatcher']; main()"
+    "from flask.cli import main; sys.argv = 'flask --app wsgi pipeline dispatcher'.split(); main()"
 )
 
 
@@ -331,49 +333,92 @@ class Tally:
     crashed: list[str] = field(default_factory=list)
     slowest_ms: float = 0.0
     requests: int = 0
+    cpu_seconds: float = 0.0  # the client processes' own CPU (all their threads) from the go to their end
 
 
 class Http:
-    """One keep-alive connection; a request that gets no answer is reported, never retried silently."""
+    """One keep-alive HTTP/1.1 connection on a plain socket; a request that gets no answer is reported, never
+    retried silently.
 
-    def __init__(self, url: str):
+    The load generator shares the two cores with the server it measures, so its CPU is taken from the sale:
+    ``http.client`` parses every answer's headers with the ``email`` package and cost the buyers about 1 ms of
+    CPU per request. This client writes the request in one ``sendall`` and reads the answer by its
+    Content-Length (every answer of the API and of gunicorn carries one). ``source`` is the loopback address
+    the connection comes from: each buyer has its own, as each person has their own address.
+    """
+
+    def __init__(self, url: str, source: str | None = None):
         host, port = url.removeprefix("http://").split(":")
         self.address = (host, int(port))
-        self.conn = http.client.HTTPConnection(*self.address, timeout=REQUEST_TIMEOUT)
+        self.source = (source, 0) if source else None
+        self.host_header = f"Host: {host}:{port}\r\n"
+        self.sock: socket.socket | None = None
+        self.buffer = b""
 
     def call(
         self, method: str, path: str, token: str, body: dict | None = None, key: str | None = None
     ) -> tuple[int | None, Any, dict[str, str]]:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        payload = json.dumps(body).encode() if body is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\n{self.host_header}Authorization: Bearer {token}\r\n"
+        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
         if key:
-            headers["Idempotency-Key"] = key
-        payload = json.dumps(body) if body is not None else None
+            head += f"Idempotency-Key: {key}\r\n"
+        request = (head + "\r\n").encode() + payload
         for attempt in (1, 2):
+            reused = self.sock is not None
             try:
-                self.conn.request(method, path, body=payload, headers=headers)
-                response = self.conn.getresponse()
-                raw = response.read()
-                return response.status, _body(raw), dict(response.getheaders())
+                if self.sock is None:
+                    self.sock = socket.create_connection(self.address, REQUEST_TIMEOUT, self.source)
+                    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.sock.sendall(request)
+                return self._answer()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 # The server closed an idle keep-alive connection as we reused it: a browser reconnects once.
                 self.reconnect()
-                if attempt == 2:
+                if attempt == 2 or not reused:
                     raise
         raise AssertionError("unreachable")
 
+    def _answer(self) -> tuple[int, Any, dict[str, str]]:
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._receive(nothing_yet=not self.buffer)
+        lines = self.buffer[:end].decode("latin-1").split("\r\n")
+        self.buffer = self.buffer[end + 4 :]
+        status = int(lines[0].split(" ", 2)[1])
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), 0))
+        while len(self.buffer) < length:
+            self._receive()
+        raw, self.buffer = self.buffer[:length], self.buffer[length:]
+        if any(k.lower() == "connection" and v.lower() == "close" for k, v in headers.items()):
+            self.reconnect()
+        return status, _body(raw), headers
+
+    def _receive(self, nothing_yet: bool = False) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            if nothing_yet:
+                raise http.client.RemoteDisconnected("closed before any answer")
+            raise http.client.IncompleteRead(self.buffer)
+        self.buffer += chunk
+
     def reconnect(self) -> None:
-        self.conn.close()
-        self.conn = http.client.HTTPConnection(*self.address, timeout=REQUEST_TIMEOUT)
+        self.close()
 
     def close(self) -> None:
-        self.conn.close()
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buffer = None, b""
 
 
 class Buyer:
     """One browser tab: people arrive one after another until nothing is left to buy (or time is up)."""
 
-    def __init__(self, url: str, token: str, event_id: int, deadline: float, tally: Tally, lock: threading.Lock):
-        self.http = Http(url)
+    def __init__(
+        self, url: str, source: str, token: str, event_id: int, deadline: float, tally: Tally, lock: threading.Lock
+    ):
+        self.http = Http(url, source)
         self.token = token
         self.event_id = event_id
         self.deadline = deadline
@@ -569,19 +614,31 @@ def _label(path: str) -> str:
 def _client_process(
     urls: list[str], tokens: list[str], offset: int, event_id: int, seconds: float, go, out, shape: str
 ) -> None:
-    """``len(tokens)`` buyer threads; buyer ``offset + i`` talks to web process ``(offset + i) % len(urls)``."""
+    """``len(tokens)`` buyer threads; buyer ``offset + i`` talks to web process ``(offset + i) % len(urls)`` from a
+    loopback address of its own."""
     tally, lock = Tally(), threading.Lock()
     go.wait()
+    cpu_at_go = time.process_time()
     deadline = time.monotonic() + seconds
     kind = GaBuyer if shape == "ga" else Buyer
     buyers = [
-        kind(urls[(offset + i) % len(urls)], token, event_id, deadline, tally, lock) for i, token in enumerate(tokens)
+        kind(
+            urls[(offset + i) % len(urls)],
+            f"127.{offset + 1}.{i // 250}.{i % 250 + 1}",
+            token,
+            event_id,
+            deadline,
+            tally,
+            lock,
+        )
+        for i, token in enumerate(tokens)
     ]
     threads = [threading.Thread(target=b.run) for b in buyers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    tally.cpu_seconds = time.process_time() - cpu_at_go
     out.put(tally)
 
 
@@ -615,6 +672,7 @@ def run_sale(
         total.crashed += t.crashed
         total.slowest_ms = max(total.slowest_ms, t.slowest_ms)
         total.requests += t.requests
+        total.cpu_seconds += t.cpu_seconds
     return total, elapsed
 
 
@@ -795,6 +853,8 @@ def report(
         print(f"  202->final p50 / p99     {final_p} (client)")
     print(f"  409 rate                 {holds_409 / max(1, len(tally.hold_ms)):8.1%}")
     print(f"  requests                 {tally.requests:8d} (slowest {tally.slowest_ms:.0f} ms)")
+    per_request = tally.cpu_seconds * 1000 / max(1, tally.requests)
+    print(f"  load generator CPU       {tally.cpu_seconds:8.1f} s ({per_request:.2f} ms a request)")
     print(f"  unanswered (timed out)   {len(tally.unanswered):8d}")
     print(f"  5xx other than 503+Retry-After {len(tally.bad_5xx):2d}")
     print(f"  503 + Retry-After        {sum(n for k, n in tally.statuses.items() if k.endswith(' 503')):8d}")

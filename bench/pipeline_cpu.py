@@ -1,0 +1,113 @@
+"""The pipeline's CPU per booking: relay and dispatcher, confirmation workers, mailer, SMTP sink, broker.
+
+Usage: ``.venv/bin/python bench/pipeline_cpu.py [--bookings 400] [--rounds 3]``
+
+In a flash sale the pipeline's processes share the two cores with the web tier, so their CPU per booking is
+taken from the buyers; the sale itself (``bench/flash_sale.py``) spreads by a fifth from run to run, which
+hides a change of a few percent. This starts the whole stack as the sale does (``SaleStack``: the Procfile's
+processes on their own database, Redis prefix and broker), holds one place for each of ``--bookings`` buyers,
+then checks them all out at once from one client and waits until every booking is confirmed and emailed. Each
+process's own CPU (``/proc``, user + system, its children included) over that window, less what it burns
+idle over as long (measured just before), divided by the bookings: the cost of a booking, not of waiting.
+Prints the median over ``--rounds``, after a round that warms every process up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.flash_sale import CARD_OK, Http, create_ga_event, prepare_users, sale_stack, wait_settled
+
+TICKS = os.sysconf("SC_CLK_TCK")
+IDLE_SECONDS = 3.0
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and of every live descendant (RQ's forked scheduler, gunicorn's worker)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+    except OSError:  # gone meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS + sum(tree_cpu(c) for c in children)
+
+
+def group_of(name: str, pid: int) -> str:
+    if not name.startswith("rq-worker"):
+        return name
+    return "rq mailer" if b"notifications" in Path(f"/proc/{pid}/cmdline").read_bytes() else "rq bookings"
+
+
+def snapshot(processes: list[tuple[str, int]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for group, pid in processes:
+        out[group] = out.get(group, 0.0) + tree_cpu(pid)
+    return out
+
+
+def one_round(stack, host_token: str, tokens: list[str]) -> dict[str, float]:
+    """Pipeline CPU milliseconds per booking for each process group, idle burn taken off."""
+    url, n = stack.urls[0], len(tokens)
+    event = create_ga_event(url, host_token, capacity=n)
+    client = Http(url)
+    holds = []
+    for token in tokens:
+        status, hold, _ = client.call("POST", f"/api/v1/events/{event}/holds", token, {"quantity": 1})
+        assert status == 201, hold
+        holds.append(hold["id"])
+    processes = [(group_of(name, pid), pid) for name, pid in stack.processes() if not name.startswith("web")]
+    idle_from, idle_began = snapshot(processes), time.perf_counter()
+    time.sleep(IDLE_SECONDS)  # measures the idle burn: the window is a fixed span, not a wait for a condition
+    idle_to, idle_span = snapshot(processes), time.perf_counter() - idle_began
+    began = time.perf_counter()
+    for token, hold_id in zip(tokens, holds, strict=True):
+        body = {"hold_id": hold_id, "payment": {"card_number": CARD_OK}}
+        status, booking, _ = client.call("POST", "/api/v1/bookings", token, body, uuid.uuid4().hex)
+        assert status == 202, booking
+    client.close()
+    wait_settled(stack, event, timeout=120)
+    after, span = snapshot(processes), time.perf_counter() - began
+    out = {}
+    for group in after:
+        idle_rate = (idle_to[group] - idle_from[group]) / idle_span
+        out[group] = (after[group] - idle_to[group] - idle_rate * span) * 1000 / n
+    out["(window, s)"] = span
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bookings", type=int, default=400, help="bookings per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sale_stack(Path(tmp), workers=2) as stack,
+    ):  # as dev.sh and flash_sale.py run it
+        rounds = []
+        for i in range(args.rounds + 1):  # the first warms every process up
+            host_token, tokens = prepare_users(stack, args.bookings)
+            result = one_round(stack, host_token, tokens)
+            if i > 0:
+                rounds.append(result)
+    print(
+        f"pipeline CPU per booking (ms), median of {args.rounds} rounds of {args.bookings} — {platform.node()}, "
+        f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    for group in rounds[0]:
+        values = [r[group] for r in rounds]
+        print(f"  {group:<16} {statistics.median(values):7.2f}  (rounds: {', '.join(f'{v:.2f}' for v in values)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -97,6 +97,7 @@ def _consumer() -> Any:
         metadata_max_age_ms=5000,  # notice re-created topics quickly after a broker restart
         fetch_max_wait_ms=50,
         max_poll_records=500,
+        metrics_enabled=False,  # nothing reads kafka-python's own metrics; a sensor per record cost CPU
     )
     consumer.subscribe([kafka_ext.topic(name) for name in outbox.TOPICS])
     return consumer

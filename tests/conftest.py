@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -320,6 +320,18 @@ def pipeline(pipeline_env: dict[str, str], run_dir: Path, app):
     stack.start()
     yield stack
     stack.stop()
+
+
+@pytest.fixture
+def no_dispatcher() -> Iterator[None]:
+    """For a test that publishes the outbox itself: the session's dispatcher, if an earlier test started the
+    pipeline, stops for the test (its relay would publish the test's rows first) and starts again after it."""
+    from tests.pipeline.conftest import Pipeline
+
+    with ExitStack() as stopped:
+        for running in Pipeline.running:
+            stopped.enter_context(running.dispatcher_stopped())
+        yield
 
 
 @pytest.fixture(scope="session")

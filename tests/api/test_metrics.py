@@ -63,9 +63,12 @@ def test_requests_are_counted_and_timed_per_endpoint_not_per_path(client, api, f
 
 # The app's producer passes lambdas as serializers, which kafka-python 3 flags; the relay process logs the same.
 @pytest.mark.filterwarnings("ignore:(key|value)_serializer does not implement:DeprecationWarning")
-def test_holds_bookings_outbox_and_kafka_lag_move(client, api, factory, app, monkeypatch):
-    # A consumer group of this test's own that never consumes: its lag is exactly what was published.
-    monkeypatch.setitem(app.config, "KAFKA_CONSUMER_GROUP", f"idle-{uuid.uuid4().hex[:8]}")
+def test_holds_bookings_outbox_and_kafka_lag_move(client, api, factory, app, monkeypatch, no_dispatcher):
+    # A consumer group of this test's own that never consumes: its lag is exactly what was published. Topics of
+    # its own too, so that no dispatcher ever consumes what this test publishes.
+    run = uuid.uuid4().hex[:8]
+    monkeypatch.setitem(app.config, "KAFKA_CONSUMER_GROUP", f"idle-{run}")
+    monkeypatch.setitem(app.config, "KAFKA_TOPIC_PREFIX", f"{app.config['KAFKA_TOPIC_PREFIX']}lag-{run}.")
     with app.app_context():
         ensure_topics()
     event = factory.event()

@@ -8,10 +8,11 @@ needs its own worker to take a job would see the other stack's worker take it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import text
@@ -26,6 +27,8 @@ SLOW_CARD_SECONDS = 4
 
 class Pipeline:
     """The background processes, each restartable, so tests can kill one and bring it back."""
+
+    running: ClassVar[list[Pipeline]] = []  # started and not stopped: the session's, once a test asked for it
 
     def __init__(self, env: dict[str, str], run_dir: Path):
         self.env = env
@@ -90,14 +93,29 @@ class Pipeline:
                 redis_client.delete(key)
 
     def start(self) -> None:
-        self.dispatcher = start_flask_command("dispatcher", ["pipeline", "dispatcher"], self.env, self.run_dir)
+        self.start_dispatcher()
         self.scheduler = start_flask_command("pipeline-scheduler", ["pipeline", "scheduler"], self.env, self.run_dir)
         self.start_worker()
+        Pipeline.running.append(self)
+
+    def start_dispatcher(self) -> None:
+        self.dispatcher = start_flask_command("dispatcher", ["pipeline", "dispatcher"], self.env, self.run_dir)
+
+    @contextlib.contextmanager
+    def dispatcher_stopped(self) -> Iterator[None]:
+        """No relay and no consumer for a while (for a test that publishes the outbox itself), then as before."""
+        assert self.dispatcher is not None
+        self.dispatcher.stop()
+        try:
+            yield
+        finally:
+            self.start_dispatcher()
 
     def stop(self) -> None:
         for proc in (*self.workers, self.dispatcher, self.scheduler):
             if proc is not None:
                 proc.stop()
+        Pipeline.running.remove(self)
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in (self.dispatcher, *self.workers, self.scheduler) if p)

@@ -69,6 +69,7 @@ from bench.stack import (  # noqa: E402
     create_database,
     make_users,
     percentile,
+    process_tree,
 )
 from tests.services import VENV_BIN, KafkaBroker, Process, free_port, port_open, start_web, wait_for  # noqa: E402
 
@@ -97,15 +98,11 @@ DISPATCHER_BOOT = (
 def rss_peak_mb(pid: int) -> float:
     """Peak RSS (VmHWM) of ``pid`` plus its descendants, e.g. a gunicorn master and its worker."""
     total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for each in process_tree(pid):
         with suppress(OSError):
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     total += int(line.split()[1]) / 1024
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
     return total
 
 

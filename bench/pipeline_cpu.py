@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -27,19 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.flash_sale import CARD_OK, Http, create_ga_event, prepare_users, sale_stack, wait_settled
+from bench.stack import cpu_seconds, print_medians
 
-TICKS = os.sysconf("SC_CLK_TCK")
 IDLE_SECONDS = 3.0
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and of every live descendant (RQ's forked scheduler, gunicorn's worker)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
-    except OSError:  # gone meanwhile
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS + sum(tree_cpu(c) for c in children)
 
 
 def group_of(name: str, pid: int) -> str:
@@ -51,7 +40,7 @@ def group_of(name: str, pid: int) -> str:
 def snapshot(processes: list[tuple[str, int]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for group, pid in processes:
-        out[group] = out.get(group, 0.0) + tree_cpu(pid)
+        out[group] = out.get(group, 0.0) + cpu_seconds(pid, descendants=True)
     return out
 
 
@@ -92,21 +81,16 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        sale_stack(Path(tmp), workers=2) as stack,
-    ):  # as dev.sh and flash_sale.py run it
+        sale_stack(Path(tmp), workers=2) as stack,  # two bookings workers, as dev.sh and flash_sale.py run them
+    ):
         rounds = []
         for i in range(args.rounds + 1):  # the first warms every process up
             host_token, tokens = prepare_users(stack, args.bookings)
             result = one_round(stack, host_token, tokens)
             if i > 0:
                 rounds.append(result)
-    print(
-        f"pipeline CPU per booking (ms), median of {args.rounds} rounds of {args.bookings} — {platform.node()}, "
-        f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}"
-    )
-    for group in rounds[0]:
-        values = [r[group] for r in rounds]
-        print(f"  {group:<16} {statistics.median(values):7.2f}  (rounds: {', '.join(f'{v:.2f}' for v in values)})")
+    title = f"pipeline CPU per booking (ms), median of {args.rounds} rounds of {args.bookings}"
+    print_medians(f"{title} — {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}", rounds)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -27,9 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.flash_sale import Http, create_ga_event
-from bench.stack import bench_stack, make_users
-
-TICKS = os.sysconf("SC_CLK_TCK")
+from bench.stack import bench_stack, cpu_seconds, make_users, print_medians
 
 
 def worker_pid(master: int) -> int:
@@ -38,11 +35,6 @@ def worker_pid(master: int) -> int:
     if len(children) != 1:
         raise SystemExit(f"expected one gunicorn worker, found {children}")
     return int(children[0])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def measure(pid: int, calls: list[tuple], client: Http, expect: int) -> tuple[float, list]:
@@ -102,13 +94,8 @@ def main() -> None:
             if i > 0:
                 rounds.append(result)
         conn.close()
-    print(
-        f"web worker CPU per request, median of {args.rounds} rounds of {args.requests} — {platform.node()}, "
-        f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}"
-    )
-    for kind in rounds[0]:
-        values = [r[kind] for r in rounds]
-        print(f"  {kind:<22} {statistics.median(values):6.2f} ms  (rounds: {', '.join(f'{v:.2f}' for v in values)})")
+    title = f"web worker CPU per request (ms), median of {args.rounds} rounds of {args.requests}"
+    print_medians(f"{title} — {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}", rounds)
 
 
 if __name__ == "__main__":

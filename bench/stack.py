@@ -13,7 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +134,41 @@ def make_users(conn, count: int, role: str = "attendee") -> list[tuple[int, str]
         )
     conn.commit()
     return [(uid, t) for (uid,), t in zip(rows, tokens, strict=True)]
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (a gunicorn master's worker, RQ's forked scheduler)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with suppress(OSError):  # gone meanwhile
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def cpu_seconds(pid: int, descendants: bool = False) -> float:
+    """User + system CPU time ``pid`` (and with ``descendants``, its live descendants) used so far; 0 once gone."""
+    total = 0.0
+    for each in process_tree(pid) if descendants else [pid]:
+        with suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def print_medians(title: str, rounds: list[dict[str, float]], unit: str = "") -> None:
+    """One line per figure: its median over the rounds, then each round's value."""
+    print(title)
+    width = max(map(len, rounds[0]))
+    for name in rounds[0]:
+        values = [r[name] for r in rounds]
+        each = ", ".join(f"{v:.2f}" for v in values)
+        print(f"  {name:<{width}} {statistics.median(values):7.2f}{unit}  (rounds: {each})")
 
 
 def percentile(values: list[float], q: float) -> float:

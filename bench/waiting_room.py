@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import os
 import platform
 import random
 import sys
@@ -39,7 +38,7 @@ import socketio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from atomicseats.realtime import make_token
-from bench.stack import bench_stack, make_users, percentile
+from bench.stack import bench_stack, cpu_seconds, make_users, percentile
 from tests.services import start_flask_command, start_realtime
 
 TARGET_HOLD_P99_MS = 200.0
@@ -172,18 +171,6 @@ def _clients(base, rt_url, people, event_id, buyers, seats, ready, go, stop, out
     out.put(asyncio.run(_run_clients(base, rt_url, people, event_id, buyers, seats, ready, go, stop)))
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time these processes have used so far (0 for one that has gone)."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 def _served_holds(base: str) -> dict[str, int]:
     """How many holds the web process answered within each of its latency buckets, as it timed them (from the
     request reaching Flask to the answer leaving it): what the server did, without the clients' own delays."""
@@ -275,7 +262,7 @@ def main() -> None:
                 name: [proc.popen.pid, *proc.children()]
                 for name, proc in (("web", stack.web), ("realtime", realtime), ("scheduler", scheduler))
             }
-            cpu = {"opening": {name: _cpu_seconds(pids) for name, pids in servers.items()}}
+            cpu = {"opening": {name: sum(map(cpu_seconds, pids)) for name, pids in servers.items()}}
             go.set()
             opened, opened_at = time.perf_counter(), time.time()
             _sync_api(
@@ -290,7 +277,7 @@ def main() -> None:
             conn = stack.connect()
             while time.monotonic() < deadline:
                 if "draw" not in cpu and time.perf_counter() - opened >= DRAW_WINDOW_S:
-                    cpu["draw"] = {name: _cpu_seconds(pids) for name, pids in servers.items()}
+                    cpu["draw"] = {name: sum(map(cpu_seconds, pids)) for name, pids in servers.items()}
                 with conn.cursor() as cur:
                     cur.execute("SELECT count(*) FROM holds WHERE event_id = %s", (event_id,))
                     if cur.fetchone()[0] >= args.buyers:
@@ -298,7 +285,7 @@ def main() -> None:
                 conn.rollback()
                 time.sleep(0.5)
             sale_s = time.perf_counter() - opened
-            cpu["end"] = {name: _cpu_seconds(pids) for name, pids in servers.items()}
+            cpu["end"] = {name: sum(map(cpu_seconds, pids)) for name, pids in servers.items()}
             served = _served_holds(stack.url)
             cpu.setdefault("draw", cpu["end"])
             stop.set()

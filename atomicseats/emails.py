@@ -49,8 +49,8 @@ FAILURE_TEXT = {
 
 # Flask-Mail writes its message under ``email.policy.SMTP``, which parses a header again each time the generator
 # reads it, and the generator reads each part's Content-Type many times: in a flash sale that was the largest
-# part of the mailer's CPU. Flask-Mail has already encoded every header it sets, so the
-# classic policy, with the CRLF line ends SMTP wants, writes the same email for less than half the CPU.
+# part of the mailer's CPU. Flask-Mail has already encoded every header it sets, so the classic policy, with
+# the CRLF line ends SMTP wants, writes the same email for less than half the CPU.
 _WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
 
 

@@ -1,11 +1,10 @@
 """Outbox wake-ups: a transaction that wrote outbox rows notifies the relay when it commits.
 
 The relay looked for unsent rows every 20 ms: fifty transactions a second on an idle system, and up to 20 ms
-on every booking's way to Kafka. A statement-level trigger now
-notifies the channel ``atomicseats_outbox``; PostgreSQL delivers a notification only when the transaction
-commits and folds repeats within one transaction into one, so the relay (``pipeline/relay.py``) wakes once
-per committed change, and never for a rolled-back one. Every path that writes the outbox is covered, with no
-writer having to remember it.
+on every booking's way to Kafka. A statement-level trigger now notifies the channel ``atomicseats_outbox``;
+PostgreSQL delivers a notification only when the transaction commits and folds repeats within one transaction
+into one, so the relay (``pipeline/relay.py``) wakes once per committed change, and never for a rolled-back
+one. Every path that writes the outbox is covered, with no writer having to remember it.
 
 Revision ID: 0013
 Revises: 0012

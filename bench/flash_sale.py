@@ -339,9 +339,9 @@ class Http:
     retried silently.
 
     The load generator shares the two cores with the server it measures, so its CPU is taken from the sale:
-    ``http.client`` parses every answer's headers with the ``email`` package and cost the buyers about 1 ms of
-    CPU per request. This client writes the request in one ``sendall`` and reads the answer by its
-    Content-Length (every answer of the API and of gunicorn carries one). ``source`` is the loopback address
+    ``http.client`` parses every answer's headers with the ``email`` package, which doubled the buyers' CPU per
+    request. This client writes the request in one ``sendall`` and reads the answer by its Content-Length
+    (every answer of the API and of gunicorn carries one). ``source`` is the loopback address
     the connection comes from: each buyer has its own, as each person has their own address.
     """
 

@@ -15,8 +15,6 @@ Prints the median over ``--rounds``, after a round that warms every process up.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.flash_sale import CARD_OK, Http, create_ga_event, prepare_users, sale_stack, wait_settled
-from bench.stack import cpu_seconds, print_medians
+from bench.stack import cpu_seconds, print_medians, rounds_after_warm_up
 
 IDLE_SECONDS = 3.0
 
@@ -83,14 +81,8 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         sale_stack(Path(tmp), workers=2) as stack,  # two bookings workers, as dev.sh and flash_sale.py run them
     ):
-        rounds = []
-        for i in range(args.rounds + 1):  # the first warms every process up
-            host_token, tokens = prepare_users(stack, args.bookings)
-            result = one_round(stack, host_token, tokens)
-            if i > 0:
-                rounds.append(result)
-    title = f"pipeline CPU per booking (ms), median of {args.rounds} rounds of {args.bookings}"
-    print_medians(f"{title} — {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}", rounds)
+        rounds = rounds_after_warm_up(args.rounds, lambda: one_round(stack, *prepare_users(stack, args.bookings)))
+    print_medians(f"pipeline CPU per booking (ms), median of {args.rounds} rounds of {args.bookings}", rounds)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,15 @@ round that warms the worker up.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.flash_sale import Http, create_ga_event
-from bench.stack import bench_stack, cpu_seconds, make_users, print_medians
+from bench.stack import bench_stack, cpu_seconds, make_users, print_medians, rounds_after_warm_up
 
 
 def worker_pid(master: int) -> int:
@@ -87,15 +84,11 @@ def main() -> None:
         pid = worker_pid(stack.web.popen.pid)
         conn = stack.connect()
         ((_, host_token),) = make_users(conn, 1, role="host")
-        rounds = []
-        for i in range(args.rounds + 1):  # the first warms the worker up (connections, prepared statements)
-            tokens = [t for _, t in make_users(conn, args.requests)]
-            result = one_round(stack.url, pid, host_token, tokens)
-            if i > 0:
-                rounds.append(result)
+        rounds = rounds_after_warm_up(
+            args.rounds, lambda: one_round(stack.url, pid, host_token, [t for _, t in make_users(conn, args.requests)])
+        )
         conn.close()
-    title = f"web worker CPU per request (ms), median of {args.rounds} rounds of {args.requests}"
-    print_medians(f"{title} — {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}", rounds)
+    print_medians(f"web worker CPU per request (ms), median of {args.rounds} rounds of {args.requests}", rounds)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import secrets
 import statistics
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -161,9 +163,17 @@ def cpu_seconds(pid: int, descendants: bool = False) -> float:
     return total
 
 
+def rounds_after_warm_up(count: int, one_round: Callable[[], dict[str, float]]) -> list[dict[str, float]]:
+    """``count`` rounds of ``one_round``, after one more whose figures are dropped: it warms the processes up
+    (connections, prepared statements, imports)."""
+    one_round()
+    return [one_round() for _ in range(count)]
+
+
 def print_medians(title: str, rounds: list[dict[str, float]], unit: str = "") -> None:
-    """One line per figure: its median over the rounds, then each round's value."""
-    print(title)
+    """The title with this machine and the time, then one line per figure: its median over the rounds, then each
+    round's value."""
+    print(f"{title} — {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}")
     width = max(map(len, rounds[0]))
     for name in rounds[0]:
         values = [r[name] for r in rounds]
